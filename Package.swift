@@ -1,0 +1,18 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let programs = [
+    "quail-queue", "quail-send", "quail-local", "quail-inject", "quail-sendmail",
+    "quail-qstat", "quail-qread",
+]
+
+let package = Package(
+    name: "quail",
+    targets: [.target(name: "QuailCore")]
+        + programs.map { Target.executableTarget(name: $0, dependencies: ["QuailCore"]) }
+        + [
+            .testTarget(name: "QuailCoreTests", dependencies: ["QuailCore"]),
+            // Depends on the programs only so that `swift test` builds them first.
+            .testTarget(name: "IntegrationTests", dependencies: programs.map { .target(name: $0) }),
+        ]
+)

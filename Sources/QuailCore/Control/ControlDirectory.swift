@@ -1,0 +1,74 @@
+import Glibc
+
+/// One meaningful line of a control file, with its 1-based line number for error messages.
+public struct ControlLine: Sendable, Equatable {
+    public var number: Int
+    public var text: String
+}
+
+/// The `control/` directory: one value or entry per line, edited by hand. qmail: control_readfile.
+public struct ControlDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// The entries of control file `name`, or `nil` when it does not exist.
+    ///
+    /// Whole-line `#` comments and blank lines are skipped; surrounding white space is trimmed.
+    public func lines(_ name: String) throws(ControlError) -> [ControlLine]? {
+        let bytes: [UInt8]?
+        do {
+            bytes = try FileIO.readFile(path + "/" + name)
+        } catch {
+            throw .unreadable(file: name, errno: error)
+        }
+        guard let bytes else { return nil }
+        return ControlDirectory.parse(bytes)
+    }
+
+    /// Splits control-file text into its meaningful lines.
+    public static func parse(_ bytes: [UInt8]) -> [ControlLine] {
+        var result: [ControlLine] = []
+        var number = 0
+        for raw in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            number += 1
+            let text = String(decoding: raw, as: UTF8.self).trimmingWhitespace()
+            if text.isEmpty || text.hasPrefix("#") { continue }
+            result.append(ControlLine(number: number, text: text))
+        }
+        return result
+    }
+
+    /// The single value of `name`, or `fallback` when the file is missing or empty.
+    public func string(_ name: String, default fallback: String) throws(ControlError) -> String {
+        try lines(name)?.first?.text ?? fallback
+    }
+
+    /// A non-negative integer from `name`, or `fallback` when the file is missing or empty.
+    public func number(_ name: String, default fallback: Int) throws(ControlError) -> Int {
+        guard let line = try lines(name)?.first else { return fallback }
+        guard let value = Int(line.text), value >= 0 else {
+            throw .malformed(file: name, line: line.number, reason: "expected a non-negative integer, found \"\(line.text)\"")
+        }
+        return value
+    }
+
+    /// A positive integer from `name`, or `fallback`.
+    public func positiveNumber(_ name: String, default fallback: Int) throws(ControlError) -> Int {
+        let value = try number(name, default: fallback)
+        if value == 0, let line = try lines(name)?.first {
+            throw .malformed(file: name, line: line.number, reason: "expected a positive integer, found \"\(line.text)\"")
+        }
+        return value
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces, tabs and carriage returns.
+    public func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = lastIndex(where: { !isSpace($0) })!
+        return String(self[first...last])
+    }
+}

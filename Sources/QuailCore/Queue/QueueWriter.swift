@@ -1,0 +1,114 @@
+import Glibc
+
+/// Puts one message into the queue durably. qmail: qmail-queue.
+///
+/// The spool file is the envelope followed by the message, so one rename commits both. The envelope
+/// arrives after the message (qmail-queue's order), so the message is held in memory and, past
+/// `memoryLimit`, in an unlinked spill file, then written after the envelope.
+public struct QueueWriter: Sendable {
+    public let layout: QueueLayout
+    /// Messages up to this size never touch the disk twice.
+    public var memoryLimit = 1 << 20
+
+    public init(layout: QueueLayout) { self.layout = layout }
+
+    /// Reads the message on `messageFD` to its end, then the envelope on `envelopeFD`, and commits both.
+    /// `received` (a whole header line, LF-ended) is put on top of the message.
+    public func inject(messageFD: Int32, envelopeFD: Int32, received: String) throws(QueueFailure) -> QueueID {
+        var head: [UInt8] = Array(received.utf8)
+        var spill: Int32 = -1
+        defer { if spill >= 0 { close(spill) } }
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
+        defer { chunk.deallocate() }
+        while true {
+            let count: Int
+            do { count = try FileIO.read(messageFD, into: chunk) } catch { throw .readFailed }
+            if count == 0 { break }
+            let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<count])
+            if spill < 0 && head.count + count > memoryLimit {
+                spill = try openSpill()
+            }
+            if spill >= 0 {
+                do { try FileIO.writeAll(spill, bytes) } catch { throw .writeFailed }
+            } else {
+                head.append(contentsOf: bytes)
+            }
+        }
+        let envelopeBytes: [UInt8]
+        do { envelopeBytes = try FileIO.readAll(envelopeFD, sizeHint: 256) } catch { throw .readFailed }
+        let envelope = try Envelope.parse(envelopeBytes)
+        return try commit(envelope: envelope, head: head, spill: spill)
+    }
+
+    /// Commits a message built in memory (bounces, forwards). The message gets no extra Received line.
+    public func inject(message: [UInt8], envelope: Envelope) throws(QueueFailure) -> QueueID {
+        for address in [envelope.sender] + envelope.recipients where address.utf8.count > Envelope.maximumAddressLength {
+            throw .addressTooLong
+        }
+        guard !envelope.recipients.isEmpty else { throw .envelopeFormat }
+        return try commit(envelope: envelope, head: message, spill: -1)
+    }
+
+    // Glibc's module does not export O_TMPFILE (__O_TMPFILE | O_DIRECTORY on Linux).
+    private var openTemporaryFile: Int32 { 0o20000000 | O_DIRECTORY }
+
+    private func openSpill() throws(QueueFailure) -> Int32 {
+        do { return try FileIO.open(layout.tmp, O_RDWR | openTemporaryFile, mode: 0o600) } catch { throw .tmpTrouble }
+    }
+
+    /// Writes envelope + message under `tmp/`, fsyncs it, renames it into `todo/` and fsyncs `todo/`.
+    private func commit(envelope: Envelope, head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
+        let (fd, path) = try createTemporary()
+        var committed = false
+        defer {
+            close(fd)
+            if !committed { unlink(path) }
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .tmpTrouble }
+        let id = QueueID(info.st_ino)
+        do {
+            try FileIO.writeAll(fd, envelope.encoded + head)
+            if spill >= 0 { try copyRest(of: spill, to: fd) }
+            try FileIO.sync(fd)
+        } catch {
+            throw .writeFailed
+        }
+        do { try FileIO.rename(path, layout.todoPath(id)) } catch { throw .todoTrouble }
+        committed = true
+        // The rename is only durable once its directory is: until then no 0 exit, no 250.
+        do { try FileIO.syncDirectory(layout.todo) } catch { throw .todoTrouble }
+        QueueTrigger.pull(layout)
+        return id
+    }
+
+    private func createTemporary() throws(QueueFailure) -> (Int32, String) {
+        let base = "\(layout.tmp)/\(getpid()).\(MailDate.now())"
+        for attempt in 0..<10 {
+            let path = "\(base).\(attempt)"
+            do {
+                return (try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600), path)
+            } catch {
+                if error == .fileExists { continue }
+                if error == .noSuchFileOrDirectory { throw .queueDirectoryTrouble }
+                throw .tmpTrouble
+            }
+        }
+        throw .tmpTrouble
+    }
+
+    private func copyRest(of spill: Int32, to fd: Int32) throws(Errno) {
+        var info = stat()
+        guard fstat(spill, &info) == 0 else { throw Errno.current }
+        var offset = off_t(0)
+        while offset < info.st_size {
+            let sent = try retryingInterrupts { sendfile(fd, spill, &offset, Int(info.st_size - offset)) }
+            if sent == 0 { throw Errno(rawValue: EIO) }
+        }
+    }
+
+    /// The `Received:` line quail-queue puts on top, in qmail-queue's words.
+    public static func receivedLine(now: Int = MailDate.now()) -> String {
+        "Received: (quail \(getpid()) invoked by uid \(getuid())); \(MailDate.format(now))\n"
+    }
+}

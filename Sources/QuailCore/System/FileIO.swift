@@ -1,0 +1,152 @@
+import Glibc
+
+/// Plain file-descriptor I/O for the mail path: whole reads and writes, durable commits.
+public enum FileIO {
+    /// Opens `path`, retrying on `EINTR`. The caller closes the descriptor.
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(Errno) -> Int32 {
+        try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// Writes every byte of `bytes` to `fd`.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        var offset = 0
+        while offset < bytes.count {
+            let base = bytes.baseAddress! + offset
+            let count = bytes.count - offset
+            let written = try retryingInterrupts { Glibc.write(fd, base, count) }
+            offset += written
+        }
+    }
+
+    /// Writes every byte of `bytes` to `fd`.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+        // withUnsafeBytes rethrows untyped errors, so the typed one travels out in a Result.
+        try bytes.withUnsafeBytes { buffer in Result { () throws(Errno) in try writeAll(fd, buffer) } }.get()
+    }
+
+    /// Writes every byte of the UTF-8 string to `fd`.
+    public static func writeAll(_ fd: Int32, _ text: String) throws(Errno) {
+        try writeAll(fd, Array(text.utf8))
+    }
+
+    /// Reads `fd` to its end.
+    public static func readAll(_ fd: Int32, sizeHint: Int = 16384) throws(Errno) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(sizeHint)
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
+        defer { chunk.deallocate() }
+        while true {
+            let count = try read(fd, into: chunk)
+            if count == 0 { return result }
+            result.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+        }
+    }
+
+    /// One `read` into `buffer`, retried on `EINTR`; 0 at end of file.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try retryingInterrupts { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// A pipe whose two ends are closed on exec; `ChildProcess.spawn` hands the child the ends it needs.
+    public static func makePipe() throws(Errno) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw Errno.current }
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        return (ends[0], ends[1])
+    }
+
+    /// Reads the whole file at `path`; `nil` when it does not exist.
+    public static func readFile(_ path: String) throws(Errno) -> [UInt8]? {
+        let fd: Int32
+        do {
+            fd = try open(path, O_RDONLY)
+        } catch {
+            if error == .noSuchFileOrDirectory { return nil }
+            throw error
+        }
+        defer { close(fd) }
+        return try readAll(fd)
+    }
+
+    /// Flushes `fd` to stable storage.
+    public static func sync(_ fd: Int32) throws(Errno) {
+        try retryingInterrupts { fsync(fd) }
+    }
+
+    /// Flushes a directory, so that renames and unlinks in it are durable.
+    public static func syncDirectory(_ path: String) throws(Errno) {
+        let fd = try open(path, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try sync(fd)
+    }
+
+    /// Renames `from` to `to`: the commit of every write-then-rename in quail.
+    public static func rename(_ from: String, _ to: String) throws(Errno) {
+        try retryingInterrupts { Glibc.rename(from, to) }
+    }
+
+    /// Removes `path`; a file that is already gone is not an error.
+    public static func unlinkIfPresent(_ path: String) throws(Errno) {
+        if Glibc.unlink(path) == 0 { return }
+        let error = Errno.current
+        if error != .noSuchFileOrDirectory { throw error }
+    }
+
+    /// Writes `bytes` to `path` durably: a temporary file beside it, fsync, rename, directory fsync.
+    public static func replaceDurably(_ path: String, with bytes: [UInt8], temporary: String, syncing: Bool = true) throws(Errno) {
+        let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try writeAll(fd, bytes)
+            if syncing { try sync(fd) }
+        } catch {
+            close(fd)
+            try? unlinkIfPresent(temporary)
+            throw error
+        }
+        close(fd)
+        try rename(temporary, path)
+        if syncing { try syncDirectory(directoryName(of: path)) }
+    }
+
+    /// Creates `path` and its parents with `mode`; existing directories are left alone.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(Errno) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, mode) != 0 {
+                let error = Errno.current
+                if error != .fileExists { throw error }
+            }
+        }
+    }
+
+    /// The names in directory `path`, without `.` and `..`.
+    public static func listDirectory(_ path: String) throws(Errno) -> [String] {
+        guard let directory = opendir(path) else { throw Errno.current }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The directory part of `path` (`.` for a bare name).
+    public static func directoryName(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// `stat` of `path`; `nil` when it does not exist.
+    public static func status(_ path: String) throws(Errno) -> stat? {
+        var info = stat()
+        if stat(path, &info) == 0 { return info }
+        let error = Errno.current
+        if error == .noSuchFileOrDirectory { return nil }
+        throw error
+    }
+}
