@@ -1,2 +1,4 @@
 import QuailCore
-Diagnostics.fail(CommandLine.arguments[0], "not built yet", exitCode: 111)
+
+// qmail-inject's interface: the message on stdin, recipients as arguments or in the header.
+InjectCommand.main(program: "quail-inject", parse: InjectOptions.parseInject)

@@ -1,2 +1,9 @@
+import Glibc
 import QuailCore
-Diagnostics.fail(CommandLine.arguments[0], "not built yet", exitCode: 111)
+
+do throws(SchedulerError) {
+    let scheduler = try Scheduler(home: QuailHome())
+    exit(try scheduler.run())
+} catch {
+    Diagnostics.fail("quail-send", "fatal: \(error)", exitCode: 111)
+}

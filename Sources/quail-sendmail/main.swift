@@ -1,2 +1,4 @@
 import QuailCore
-Diagnostics.fail(CommandLine.arguments[0], "not built yet", exitCode: 111)
+
+// The sendmail command line (-t -i -oi -f -F -r), for programs that only know /usr/sbin/sendmail.
+InjectCommand.main(program: "quail-sendmail", parse: SendmailOptions.parse)

@@ -29,9 +29,12 @@ public struct Configuration: Sendable {
     public var notIPMe: [String]
     public var maildirRoot: String
 
-    /// Reads every control file under `home/control`.
-    public init(home: QuailHome) throws(ControlError) {
-        let control = home.control
+    /// The files quail-local needs: a broken file it does not use must not hold up local mail.
+    public static let localDeliveryFiles: Set<String> = ["me", "locals", "validrcptto", "aliases", "maildirroot"]
+
+    /// Reads the control files under `home/control`; with `only`, just those, the rest taking their defaults.
+    public init(home: QuailHome, only: Set<String>? = nil) throws(ControlError) {
+        let control = ControlDirectory(path: home.control.path, only: only)
         me = try control.string("me", default: Environment.hostName).lowercased()
         rcpthosts = DomainList(try control.lines("rcpthosts")?.map(\.text) ?? [])
         locals = DomainList(try control.lines("locals")?.map(\.text) ?? [me])
@@ -57,7 +60,9 @@ public struct Configuration: Sendable {
         resolvers = try control.lines("resolvers")?.map(\.text) ?? []
         moreIPMe = try control.lines("moreipme")?.map(\.text) ?? []
         notIPMe = try control.lines("notipme")?.map(\.text) ?? []
-        maildirRoot = try control.string("maildirroot", default: home.path + "/mail")
+        let root = try control.string("maildirroot", default: home.path + "/mail")
+        // A relative root would depend on whichever directory quail-send was started from.
+        maildirRoot = root.hasPrefix("/") ? root : home.path + "/" + root
     }
 
     static func parseValidRecipients(_ lines: [ControlLine]) throws(ControlError) -> [String: Set<String>] {

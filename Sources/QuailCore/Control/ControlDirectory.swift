@@ -9,13 +9,19 @@ public struct ControlLine: Sendable, Equatable {
 /// The `control/` directory: one value or entry per line, edited by hand. qmail: control_readfile.
 public struct ControlDirectory: Sendable {
     public let path: String
+    /// When set, only these files are read; any other reads as missing, so it takes its default.
+    public let only: Set<String>?
 
-    public init(path: String) { self.path = path }
+    public init(path: String, only: Set<String>? = nil) {
+        self.path = path
+        self.only = only
+    }
 
     /// The entries of control file `name`, or `nil` when it does not exist.
     ///
     /// Whole-line `#` comments and blank lines are skipped; surrounding white space is trimmed.
     public func lines(_ name: String) throws(ControlError) -> [ControlLine]? {
+        if let only, !only.contains(name) { return nil }
         let bytes: [UInt8]?
         do {
             bytes = try FileIO.readFile(path + "/" + name)

@@ -23,7 +23,10 @@ public enum QueueFailure: Int32, Error, Sendable, CaseIterable, CustomStringConv
     case envelopeFormat = 91
 
     /// qmail-queue(8): codes 11 through 40 are permanent; every other code is temporary.
-    public var isPermanent: Bool { (11...40).contains(rawValue) }
+    public var isPermanent: Bool { QueueFailure.isPermanent(exitCode: rawValue) }
+
+    /// The same rule for any exit code of a program with qmail-queue's interface, known or not.
+    public static func isPermanent(exitCode: Int32) -> Bool { (11...40).contains(exitCode) }
 
     /// The text qmail-smtpd gives for the code, with its enhanced status code.
     public var description: String {

@@ -17,4 +17,10 @@ public enum MailDate {
         return "\(days[Int(parts.tm_wday)]), \(parts.tm_mday) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
     }
+
+    /// qmail-qread's date: `21 Nov 2026 11:35:16 GMT`.
+    public static func formatQread(_ seconds: Int) -> String {
+        let full = format(seconds)  // "Sat, 21 Nov 2026 11:35:16 +0000"
+        return String(full.dropFirst(5).dropLast(6)) + " GMT"
+    }
 }

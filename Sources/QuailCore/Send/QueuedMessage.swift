@@ -1,0 +1,64 @@
+import Glibc
+
+/// A message quail-send holds in memory while it is in `mess/`.
+final class QueuedMessage {
+    let id: QueueID
+    var state: MessageState
+    /// Recipients waiting for a delivery slot or being delivered; they are never scheduled twice.
+    var inFlight: Set<Int> = []
+    /// The earliest time pushed on the timer heap and not yet popped.
+    var scheduledDue: Int?
+
+    init(id: QueueID, state: MessageState) {
+        self.id = id
+        self.state = state
+    }
+
+    /// Pending recipients that are not in flight.
+    var waitingRecipients: [Int] {
+        state.recipients.indices.filter { state.recipients[$0].status == .pending && !inFlight.contains($0) }
+    }
+
+    var hasUnbouncedFailures: Bool { state.recipients.contains { $0.status == .failed } }
+}
+
+/// Work waiting for a delivery slot: one message and the recipients one program run takes.
+struct DeliveryTask {
+    let id: QueueID
+    let recipients: [Int]
+}
+
+/// A delivery program that is running.
+struct RunningDelivery {
+    let number: Int
+    let id: QueueID
+    let recipients: [Int]
+    let channel: Channel
+    /// The read end of the child's stdout, or -1 once it reached its end.
+    var stdout: Int32
+    var output: [UInt8] = []
+    var exitStatus: Int32?
+
+    var isComplete: Bool { stdout < 0 && exitStatus != nil }
+}
+
+/// A first-in, first-out queue that does not shift its storage on every removal.
+struct FIFO<Element> {
+    private var storage: [Element] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == storage.count }
+
+    mutating func append(_ element: Element) { storage.append(element) }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        head += 1
+        if head > 1024 && head * 2 > storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+}

@@ -1,0 +1,163 @@
+import Glibc
+
+extension Scheduler {
+    /// Moves the recipients whose time has come into the ready queues.
+    func releaseDue(_ now: Int) {
+        while let id = timers.popDue(now) {
+            guard let message = messages[id] else { continue }
+            if let due = message.scheduledDue, due <= now { message.scheduledDue = nil }
+            guard !message.state.held else { continue }
+            if message.inFlight.isEmpty && message.hasUnbouncedFailures {
+                settle(message)
+                continue
+            }
+            let due = message.waitingRecipients.filter { message.state.recipients[$0].nextAttempt <= now }
+            var remoteByDomain: [String: [Int]] = [:]
+            var remoteOrder: [String] = []
+            for index in due {
+                let address = message.state.recipients[index].address
+                message.inFlight.insert(index)
+                if config.isLocal(address) {
+                    ready[.local]!.append(DeliveryTask(id: id, recipients: [index]))
+                } else {
+                    let domain = Address.domain(of: address)
+                    if remoteByDomain[domain] == nil { remoteOrder.append(domain) }
+                    remoteByDomain[domain, default: []].append(index)
+                }
+            }
+            // One quail-remote per domain per message, as qmail-remote takes one host and many recipients.
+            for domain in remoteOrder {
+                ready[.remote]!.append(DeliveryTask(id: id, recipients: remoteByDomain[domain]!))
+            }
+            schedule(message)
+        }
+    }
+
+    /// Starts delivery programs while each channel is under its concurrency limit.
+    func startDeliveries() {
+        for (channel, limit) in [(Channel.local, config.concurrencyLocal), (.remote, config.concurrencyRemote)] {
+            while runningCount[channel]! < limit, let task = ready[channel]!.popFirst() {
+                guard let message = messages[task.id] else { continue }
+                start(task, of: message, on: channel)
+            }
+        }
+    }
+
+    private func start(_ task: DeliveryTask, of message: QueuedMessage, on channel: Channel) {
+        let addresses = task.recipients.map { message.state.recipients[$0].address }
+        let arguments: [String]
+        let program: String
+        switch channel {
+        case .local:
+            program = localProgram
+            arguments = [message.state.sender, addresses[0]]
+        case .remote:
+            program = remoteProgram
+            arguments = [Address.domain(of: addresses[0]), message.state.sender] + addresses
+        }
+        let input: Int32
+        do {
+            input = try FileIO.open(layout.messPath(message.id), O_RDONLY)
+        } catch {
+            if error == .noSuchFileOrDirectory {
+                SendLog.warning("message \(message.id) vanished from the queue; forgetting it")
+                messages[message.id] = nil
+            } else {
+                record(task.recipients.map { _ in .deferred("cannot open the queued message: \(error) (#4.3.0)") }, for: task.recipients, of: message)
+            }
+            return
+        }
+        defer { close(input) }
+        lseek(input, off_t(message.state.offset), SEEK_SET)
+        let output: (read: Int32, write: Int32)
+        let pid: pid_t
+        do {
+            output = try FileIO.makePipe()
+            defer { close(output.write) }
+            pid = try ChildProcess.spawn(program, arguments: arguments, stdin: input, stdout: output.write)
+        } catch {
+            let text = "cannot run \(program): \(error) (#4.3.0)"
+            record(task.recipients.map { _ in .deferred(text) }, for: task.recipients, of: message)
+            return
+        }
+        _ = fcntl(output.read, F_SETFL, fcntl(output.read, F_GETFL) | O_NONBLOCK)
+        deliveryCounter += 1
+        running[pid] = RunningDelivery(number: deliveryCounter, id: message.id, recipients: task.recipients, channel: channel, stdout: output.read)
+        runningCount[channel]! += 1
+        SendLog.starting(deliveryCounter, message.id, channel: channel, to: addresses)
+        logStatus()
+    }
+
+    /// Reads what a child printed; a delivery completes once its output has ended and its exit status is in.
+    func readOutput(of pid: pid_t) {
+        guard var delivery = running[pid] else { return }
+        if delivery.stdout >= 0 {
+            readAvailable(into: &delivery)
+            running[pid] = delivery
+        }
+        if delivery.isComplete {
+            complete(pid)
+        } else if delivery.stdout < 0 {
+            // Output ended, so the child is most likely exiting: collect it now rather than wait for SIGCHLD.
+            reapChildren()
+        }
+    }
+
+    private func readAvailable(into delivery: inout RunningDelivery) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(delivery.stdout, &buffer, buffer.count)
+            if count > 0 {
+                // A report is a line per recipient; more than this is a confused child, not a report.
+                if delivery.output.count < 1 << 20 { delivery.output += buffer[0..<count] }
+                continue
+            }
+            if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
+            close(delivery.stdout)
+            delivery.stdout = -1
+            return
+        }
+    }
+
+    /// Collects the exit status of every child that has ended.
+    func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            guard running[pid] != nil else { continue }
+            running[pid]!.exitStatus = ChildProcess.exitCode(fromWaitStatus: status)
+            // The child has exited, so whatever it wrote is already in the pipe: read it to its end now.
+            readOutput(of: pid)
+        }
+    }
+
+    private func complete(_ pid: pid_t) {
+        guard let delivery = running.removeValue(forKey: pid) else { return }
+        runningCount[delivery.channel]! -= 1
+        let results = Scheduler.results(of: delivery)
+        guard let message = messages[delivery.id] else { return }
+        for result in results { SendLog.result(delivery.number, result) }
+        record(results, for: delivery.recipients, of: message)
+        logStatus()
+    }
+
+    /// The result per recipient: the child's report lines; for quail-local its exit code decides
+    /// (qmail-local's contract), and a child that died without a report is a temporary failure.
+    static func results(of delivery: RunningDelivery) -> [DeliveryResult] {
+        let lines = delivery.output.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
+        let status = delivery.exitStatus ?? 111
+        return delivery.recipients.indices.map { index in
+            let reported = index < lines.count ? DeliveryResult(reportLine: lines[index]) : nil
+            if delivery.channel == .local {
+                let text = reported?.text ?? "quail-local exited with status \(status) (#4.3.0)"
+                switch status {
+                case 0: return .delivered(text)
+                case 100: return .failed(text)
+                default: return .deferred(text)
+                }
+            }
+            return reported ?? .deferred("quail-remote exited with status \(status) without a report (#4.3.0)")
+        }
+    }
+}

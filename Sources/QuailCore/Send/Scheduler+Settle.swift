@@ -1,0 +1,122 @@
+import Glibc
+
+extension Scheduler {
+    /// How soon a bounce that could not be queued (disk full) is tried again.
+    static let bounceRetryDelay = 60
+    /// How much of the original message a bounce can return: 50 KB plus room to end at a line.
+    static let bounceOriginalLimit = 51_200 + 4096
+
+    /// Applies one delivery's results; once nothing of the message is in flight, settles it.
+    func record(_ results: [DeliveryResult], for indices: [Int], of message: QueuedMessage) {
+        let now = MailDate.now()
+        for (index, result) in zip(indices, results) {
+            message.inFlight.remove(index)
+            var recipient = message.state.recipients[index]
+            recipient.attempts += 1
+            switch result {
+            case .delivered:
+                recipient.status = .delivered
+                recipient.lastError = ""
+            case .failed(let text):
+                recipient.status = .failed
+                recipient.lastError = text
+            case .deferred(let text):
+                recipient.lastError = text
+                if now >= message.state.birth + config.queueLifetime {
+                    recipient.status = .failed
+                    recipient.lastError = "I'm not going to try again; this message has been in the queue too long. Last error: \(text)"
+                } else {
+                    recipient.nextAttempt = config.retrySchedule.nextAttempt(
+                        birth: message.state.birth, now: now, attempts: recipient.attempts, remote: !config.isLocal(recipient.address))
+                }
+            }
+            message.state.recipients[index] = recipient
+        }
+        if message.inFlight.isEmpty { settle(message) }
+    }
+
+    /// With nothing in flight: bounces new failures, then removes a finished message or saves its state.
+    func settle(_ message: QueuedMessage) {
+        if message.hasUnbouncedFailures { bounceFailures(of: message) }
+        if message.state.isFinished {
+            finish(message)
+            return
+        }
+        do { try store.save(message.id, message.state) } catch {
+            SendLog.warning("cannot save the state of message \(message.id): \(error); it may be delivered again")
+        }
+        schedule(message)
+    }
+
+    /// Removes a message whose every recipient is delivered or bounced.
+    func finish(_ message: QueuedMessage) {
+        do { try store.remove(message.id) } catch {
+            SendLog.alert("cannot remove message \(message.id): \(error)")
+        }
+        messages[message.id] = nil
+        SendLog.end(message.id)
+    }
+
+    /// Puts the message on the timer heap for its earliest waiting recipient (or a bounce retry).
+    func schedule(_ message: QueuedMessage) {
+        var due = message.waitingRecipients.map { message.state.recipients[$0].nextAttempt }.min()
+        if message.inFlight.isEmpty && message.hasUnbouncedFailures {
+            due = min(due ?? Int.max, MailDate.now() + Scheduler.bounceRetryDelay)
+        }
+        guard let due else { return }
+        if let current = message.scheduledDue, current <= due { return }
+        message.scheduledDue = due
+        timers.push(due, message.id)
+    }
+
+    /// Queues one RFC 3464 report for every recipient that failed since the last one.
+    private func bounceFailures(of message: QueuedMessage) {
+        let failed = message.state.recipients.indices.filter { message.state.recipients[$0].status == .failed }
+        guard let envelope = Bounce.envelope(originalSender: message.state.sender, doubleBounceTo: config.doubleBounceTo, me: config.me) else {
+            SendLog.warning("triple bounce: discarding the failure report for message \(message.id)")
+            for index in failed { message.state.recipients[index].status = .bounced }
+            return
+        }
+        let original: [UInt8]
+        do {
+            original = try SpoolFile.messagePrefix(layout.messPath(message.id), offset: message.state.offset, limit: Scheduler.bounceOriginalLimit)
+        } catch {
+            SendLog.warning("cannot read message \(message.id) for its bounce: \(error)")
+            return
+        }
+        let failures = failed.map { FailedRecipient(address: message.state.recipients[$0].address,
+                                                     diagnostic: message.state.recipients[$0].lastError, remoteHost: nil) }
+        let report = Bounce.message(original: original, originalSender: message.state.sender, failures: failures,
+                                    arrival: message.state.birth, now: MailDate.now(), me: config.me,
+                                    from: "\(config.bounceFrom)@\(config.bounceHost)", to: envelope.recipients[0])
+        do {
+            let bounceID = try QueueWriter(layout: layout).inject(message: report, envelope: envelope)
+            SendLog.bounce(message.id, bounceID: bounceID)
+            for index in failed { message.state.recipients[index].status = .bounced }
+        } catch {
+            SendLog.warning("cannot queue the bounce for message \(message.id): \(error); trying again later")
+        }
+    }
+
+    /// SIGALRM and `flush`: every waiting recipient is due now.
+    func makeEverythingDue() {
+        let now = MailDate.now()
+        for message in messages.values { makeDue(message, now: now) { _ in true } }
+    }
+
+    /// `flush DOMAIN` (ETRN, quail-qctl): the waiting recipients at that domain are due now.
+    func flush(domain: String) {
+        let now = MailDate.now()
+        let wanted = Address.normalizedDomain(domain)
+        for message in messages.values { makeDue(message, now: now) { Address.domain(of: $0) == wanted } }
+    }
+
+    private func makeDue(_ message: QueuedMessage, now: Int, where matches: (String) -> Bool) {
+        var changed = false
+        for index in message.waitingRecipients where matches(message.state.recipients[index].address) {
+            message.state.recipients[index].nextAttempt = now
+            changed = true
+        }
+        if changed { schedule(message) }
+    }
+}
