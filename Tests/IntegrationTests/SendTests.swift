@@ -52,7 +52,7 @@ import Testing
 
     @Test func survivesRepeatedSIGKILLWithoutLosingMail() throws {
         let home = try TestHome.local()
-        home.control("concurrencylocal", "5")
+        home.control("concurrencylocal", "2")
         for number in 0..<300 {
             let body = "Subject: kill test \(number)\nX-Seq: \(number)\n\n" + String(repeating: "payload \(number)\n", count: 50) + "END \(number)\n"
             #expect(try home.inject(body, to: ["user@example.test"]).status == 0)

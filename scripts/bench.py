@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""quail's benchmark driver; run it through scripts/bench, which builds first.
+
+Measures, on this machine, in a fresh temporary QUAIL_HOME:
+  - the disk ceiling: write 4 KiB to a new file + fsync + rename + fsync of the
+    directory, in a loop: the cost of one durable commit, which every queued
+    message pays at least once;
+  - injection through quail-queue (message on fd 0, envelope on fd 1) and
+    through quail-inject, with 1 and with P parallel injectors, nothing draining;
+  - local delivery: N messages queued with quail-send stopped, then quail-send
+    started and timed until the Maildir's new/ holds N files.
+Every rate is also given as a ratio to the disk ceiling. Loopback only, bounded
+loops and timeouts; writes nothing outside its temporary directory.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+MESSAGE_SIZE = 4096
+SPLIT = 23  # QueueLayout.split
+RECIPIENT = "user@example.test"
+
+
+def make_message(size):
+    """A plain LF-ended message of exactly `size` bytes."""
+    head = (
+        "From: bench@quail.local\n"
+        "To: user@example.test\n"
+        "Subject: quail bench\n"
+        "Message-ID: <bench@quail.local>\n"
+        "\n"
+    ).encode()
+    line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.\n"  # 64 bytes
+    body = bytearray()
+    while len(head) + len(body) < size:
+        body += line
+    message = head + bytes(body)
+    return message[: size - 1] + b"\n"
+
+
+def create_home(parent, name):
+    """A QUAIL_HOME with control/me, control/locals and a queue laid out as QueueLayout.create() does."""
+    home = os.path.join(parent, name)
+    os.makedirs(os.path.join(home, "control"))
+    with open(os.path.join(home, "control", "me"), "w") as f:
+        f.write("quail.local\n")
+    with open(os.path.join(home, "control", "locals"), "w") as f:
+        f.write("example.test\n")
+    queue = os.path.join(home, "queue")
+    for d in ["", "tmp", "todo", "lock", "mess", "state"]:
+        os.makedirs(os.path.join(queue, d), mode=0o700, exist_ok=True)
+    for bucket in range(SPLIT):
+        os.makedirs(os.path.join(queue, "mess", str(bucket)), mode=0o700)
+        os.makedirs(os.path.join(queue, "state", str(bucket)), mode=0o700)
+    for fifo in ["trigger", "control"]:
+        os.mkfifo(os.path.join(queue, "lock", fifo), 0o600)
+    return home
+
+
+def count_files(directory):
+    try:
+        with os.scandir(directory) as entries:
+            return sum(1 for e in entries if not e.name.startswith("."))
+    except FileNotFoundError:
+        return 0
+
+
+def last_line(text):
+    text = text.decode(errors="replace") if isinstance(text, bytes) else text
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+# --- disk ceiling ---------------------------------------------------------------
+
+
+def disk_ceiling(parent, n):
+    base = os.path.join(parent, "ceiling")
+    tmp, new = os.path.join(base, "tmp"), os.path.join(base, "new")
+    os.makedirs(tmp)
+    os.makedirs(new)
+    data = make_message(MESSAGE_SIZE)
+    start = time.monotonic()
+    directory = os.open(new, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(n):
+            path = os.path.join(tmp, str(i))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, data)
+            os.fsync(fd)
+            os.close(fd)
+            os.rename(path, os.path.join(new, str(i)))
+            os.fsync(directory)
+    finally:
+        os.close(directory)
+    elapsed = time.monotonic() - start
+    shutil.rmtree(base)
+    return n / elapsed, elapsed
+
+
+# --- injection ------------------------------------------------------------------
+
+
+class Injector:
+    """Runs one injection program per message with the message (and envelope) from files."""
+
+    def __init__(self, kind, bin_dir, home, message_file, envelope_file):
+        self.kind = kind
+        self.env = dict(os.environ, QUAIL_HOME=home)
+        self.message_file = message_file
+        self.envelope_file = envelope_file
+        if kind == "quail-queue":
+            self.argv = [os.path.join(bin_dir, "quail-queue")]
+        else:
+            self.argv = [os.path.join(bin_dir, "quail-inject"), RECIPIENT]
+
+    def once(self, _=None):
+        with open(self.message_file, "rb") as message:
+            if self.kind == "quail-queue":
+                with open(self.envelope_file, "rb") as envelope:
+                    p = subprocess.run(self.argv, stdin=message, stdout=envelope, stderr=subprocess.PIPE, env=self.env)
+            else:
+                p = subprocess.run(self.argv, stdin=message, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
+        return p.returncode, p.stderr
+
+
+def inject_many(injector, n, parallel):
+    """Injects n messages with `parallel` injectors at a time; (rate, elapsed, failures, last error)."""
+    failures, last_error = 0, ""
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        for status, stderr in pool.map(injector.once, range(n)):
+            if status != 0:
+                failures += 1
+                last_error = f"exit {status}: {last_line(stderr)}"
+    elapsed = time.monotonic() - start
+    return n / elapsed, elapsed, failures, last_error
+
+
+def injection_case(args, work, kind, parallel, files, results, label):
+    home = create_home(work, f"home-{kind}-{parallel}")
+    injector = Injector(kind, args.bin, home, *files)
+    todo = os.path.join(home, "queue", "todo")
+    # One probe first, so a program that does not work yet is reported, not timed.
+    status, stderr = injector.once()
+    if status != 0 or count_files(todo) != 1:
+        reason = f"exit {status}: {last_line(stderr)}" if status != 0 else "exit 0 but nothing in queue/todo"
+        results.append((label, None, f"n/a: {kind} not functional ({reason})"))
+        shutil.rmtree(home)
+        return
+    os.unlink(os.path.join(todo, os.listdir(todo)[0]))
+    rate, elapsed, failures, last_error = inject_many(injector, args.n, parallel)
+    queued = count_files(todo)
+    note = f"{args.n} in {elapsed:.2f} s"
+    if failures or queued != args.n:
+        note += f"; {failures} failed ({last_error}), {queued} queued"
+    results.append((label, rate, note))
+    shutil.rmtree(home)
+
+
+def startup_floor_case(args, work, parallel, message_file, results, label):
+    """quail-queue's cost without the disk: the message is read, the empty envelope is refused (exit 91)."""
+    home = create_home(work, f"home-floor-{parallel}")
+    empty = os.path.join(work, "empty-envelope")
+    open(empty, "wb").close()
+    injector = Injector("quail-queue", args.bin, home, message_file, empty)
+    status, stderr = injector.once()
+    if status == 0:
+        results.append((label, None, "n/a: quail-queue accepted an empty envelope"))
+    else:
+        rate, elapsed, _, _ = inject_many(injector, args.n, parallel)
+        results.append((label, rate, f"{args.n} in {elapsed:.2f} s, each refused with exit {status}"))
+    shutil.rmtree(home)
+
+
+# --- local delivery ---------------------------------------------------------------
+
+
+def stop(process, grace=45):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return "did not exit within %d s of SIGTERM (killed)" % grace
+    return None
+
+
+def local_delivery_case(args, work, files, results, label):
+    home = create_home(work, "home-local")
+    injector = Injector("quail-queue", args.bin, home, *files)
+    rate, elapsed, failures, last_error = inject_many(injector, args.n, args.parallel)
+    if failures:
+        results.append((label, None, f"n/a: queueing failed ({failures} of {args.n}: {last_error})"))
+        return
+    maildir_new = os.path.join(home, "mail", "example.test", "user", "new")
+    log_path = os.path.join(home, "quail-send.log")
+    with open(log_path, "wb") as log:
+        start = time.monotonic()
+        process = subprocess.Popen(
+            [os.path.join(args.bin, "quail-send")],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=dict(os.environ, QUAIL_HOME=home),
+        )
+        delivered, exited, stalled = 0, None, False
+        deadline = start + args.timeout
+        progress_at = start
+        while time.monotonic() < deadline:
+            now_delivered = count_files(maildir_new)
+            if now_delivered != delivered:
+                delivered, progress_at = now_delivered, time.monotonic()
+            if delivered >= args.n:
+                break
+            exited = process.poll()
+            if exited is not None:
+                break
+            if time.monotonic() - progress_at > args.stall:
+                stalled = True
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - start
+        with open(log_path, "rb") as f:
+            last = last_line(f.read()[-4000:])  # before SIGTERM adds its own lines
+        trouble = stop(process)
+    delivered = count_files(maildir_new)
+    if delivered >= args.n:
+        note = f"{args.n} in {elapsed:.2f} s"
+        if trouble:
+            note += f"; quail-send {trouble}"
+        results.append((label, args.n / elapsed, note))
+    elif exited is not None:
+        results.append((label, None, f"n/a: quail-send exited {exited} after {elapsed:.1f} s, "
+                        f"{delivered} of {args.n} delivered ({last})"))
+    else:
+        why = f"no new delivery for {args.stall:.0f} s" if stalled else f"timed out after {args.timeout:.0f} s"
+        results.append((label, None, f"n/a: {why}, {delivered} of {args.n} delivered after {elapsed:.1f} s "
+                        f"(last log line: {last or 'none'})"))
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return model, os.cpu_count()
+
+
+def filesystem(path):
+    try:
+        out = subprocess.run(["df", "-T", path], capture_output=True, text=True, check=True).stdout.splitlines()
+        fields = out[-1].split()
+        return f"{fields[1]} on {fields[0]}"
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "unknown filesystem"
+
+
+def main():
+    parser = argparse.ArgumentParser(description="quail benchmark (see docs/BENCHMARKS.md)")
+    parser.add_argument("--bin", required=True, help="directory of the built programs (.build/release)")
+    parser.add_argument("-n", type=int, default=2000, help="messages per case (default 2000)")
+    parser.add_argument("--parallel", type=int, default=20, help="parallel injectors (default 20)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for local delivery (default 300)")
+    parser.add_argument("--stall", type=float, default=30, help="give up when no delivery for this long (default 30)")
+    parser.add_argument("--dir", default=None, help="where to make the temporary home (default $TMPDIR or /tmp)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    for program in ["quail-queue", "quail-inject", "quail-send"]:
+        if not os.access(os.path.join(args.bin, program), os.X_OK):
+            sys.exit(f"scripts/bench: {args.bin}/{program} is missing; build first (swift build -c release)")
+
+    work = tempfile.mkdtemp(prefix="quail-bench-", dir=args.dir)
+    model, cpus = machine()
+    print(f"quail bench, {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"machine: {model}, nproc {cpus}, Linux {platform.release()}")
+    print(f"disk: {filesystem(work)}, temporary home under {work}")
+    print(f"N = {args.n} messages of {MESSAGE_SIZE} bytes per case, {args.parallel} parallel injectors", flush=True)
+
+    results = []
+    try:
+        message_file = os.path.join(work, "message")
+        envelope_file = os.path.join(work, "envelope")
+        with open(message_file, "wb") as f:
+            f.write(make_message(MESSAGE_SIZE))
+        with open(envelope_file, "wb") as f:
+            f.write(b"Fbench@quail.local\0T" + RECIPIENT.encode() + b"\0\0")
+        files = (message_file, envelope_file)
+
+        step = lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)
+        step("disk ceiling")
+        ceiling, elapsed = disk_ceiling(work, args.n)
+        results.append(("disk ceiling: write 4 KiB + fsync + rename + dir fsync", ceiling, f"{args.n} in {elapsed:.2f} s"))
+        for parallel in [1, args.parallel]:
+            label = f"start-up floor: quail-queue, no commit, {parallel} at a time"
+            step(label)
+            startup_floor_case(args, work, parallel, message_file, results, label)
+        for kind in ["quail-queue", "quail-inject"]:
+            for parallel in [1, args.parallel]:
+                label = f"{kind}, {parallel} injector{'s' if parallel > 1 else ''}"
+                step(label)
+                injection_case(args, work, kind, parallel, files, results, label)
+        label = "local delivery: quail-send + quail-local to a Maildir"
+        step(label)
+        local_delivery_case(args, work, files, results, label)
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    width = max(len(r[0]) for r in results)
+    print(f"| {'case'.ljust(width)} | {'msg/s':>8} | {'x disk':>7} | notes")
+    print(f"|-{'-' * width}-|-{'-' * 8}:|-{'-' * 6}:|------")
+    for label, rate, note in results:
+        if rate is None:
+            print(f"| {label.ljust(width)} | {'n/a':>8} | {'n/a':>7} | {note}")
+        else:
+            print(f"| {label.ljust(width)} | {rate:8.0f} | {rate / ceiling:7.2f} | {note}")
+    # Cases that cannot run yet are n/a, not errors; a measured case that lost or refused messages is.
+    return 1 if any(rate is not None and "failed" in note for _, rate, note in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
