@@ -69,7 +69,7 @@ final class TestHome: Sendable {
         let template = NSTemporaryDirectory() + "quail-\(name.filter { $0.isLetter || $0.isNumber }.prefix(40))-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard mkdtemp(&bytes) != nil else { throw Errno.current }
-        path = String(cString: bytes)
+        path = String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         try FileIO.makeDirectories(path + "/control")
         try queue.create()
         control("me", "quail.test")

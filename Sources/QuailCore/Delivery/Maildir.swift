@@ -22,9 +22,13 @@ public struct Maildir: Sendable {
     ///
     /// Each parent of a directory created here is fsynced, so a first delivery's `new/` cannot vanish in a crash.
     public func create() throws(MaildirError) {
+        // The usual case: the Maildir exists, and three stats are cheaper than walking every parent.
+        if [tmp, new, cur].allSatisfy({ (try? FileIO.status($0)).flatMap { $0 }.map { $0.st_mode & S_IFMT == S_IFDIR } == true }) {
+            return
+        }
         for directory in [tmp, new, cur] {
             do {
-                try Maildir.makeDirectoriesDurably(directory)
+                try FileIO.makeDirectories(directory, durably: true)
             } catch {
                 throw .cannotCreate(path: directory, errno: error)
             }
@@ -104,20 +108,5 @@ public struct Maildir: Sendable {
             }
         }
         return result.isEmpty ? "localhost" : result
-    }
-
-    /// Creates `path` and its parents (mode 0700), fsyncing the parent of each directory it creates.
-    static func makeDirectoriesDurably(_ path: String) throws(Errno) {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            let parent = prefix.isEmpty ? "/" : prefix
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) == 0 {
-                try FileIO.syncDirectory(parent)
-                continue
-            }
-            let error = Errno.current
-            if error != .fileExists { throw error }
-        }
     }
 }

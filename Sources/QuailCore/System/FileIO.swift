@@ -110,14 +110,18 @@ public enum FileIO {
     }
 
     /// Creates `path` and its parents with `mode`; existing directories are left alone.
-    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(Errno) {
+    /// With `durably`, the parent of each directory created is fsynced, so a crash cannot undo the creation.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700, durably: Bool = false) throws(Errno) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
+            let parent = prefix.isEmpty ? "/" : prefix
             prefix += "/" + component
-            if mkdir(prefix, mode) != 0 {
-                let error = Errno.current
-                if error != .fileExists { throw error }
+            if mkdir(prefix, mode) == 0 {
+                if durably { try syncDirectory(parent) }
+                continue
             }
+            let error = Errno.current
+            if error != .fileExists { throw error }
         }
     }
 

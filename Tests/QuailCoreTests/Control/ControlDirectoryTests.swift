@@ -8,7 +8,7 @@ import Testing
 func makeScratchDirectory(_ name: String = #function) throws -> String {
     var template = Array((NSTemporaryDirectory() + "quail-unit-XXXXXX").utf8CString)
     guard mkdtemp(&template) != nil else { throw Errno.current }
-    return String(cString: template)
+    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 func writeFile(_ path: String, _ text: String) {
