@@ -2,7 +2,7 @@
 import PackageDescription
 
 let programs = [
-    "quail-queue", "quail-send", "quail-local", "quail-inject", "quail-sendmail",
+    "quail-queue", "quail-send", "quail-local", "quail-inject", "quail-sendmail", "quail-smtpd",
     "quail-qstat", "quail-qread",
 ]
 

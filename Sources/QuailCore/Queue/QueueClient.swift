@@ -10,32 +10,77 @@ public struct QueueClient: Sendable {
         self.program = program ?? Environment.nonEmpty("QUAILQUEUE") ?? ChildProcess.locate("quail-queue")
     }
 
+    /// Starts the queue program for one message, to be streamed into it.
+    public func begin() -> QueueSubmission { QueueSubmission(program: program) }
+
     /// Runs the queue program with `message` (LF-ended text) and `envelope`; returns its exit code,
     /// 0 meaning the message is durably queued (see `QueueFailure` for the others).
     public func submit(message: [UInt8], envelope: Envelope) -> Int32 {
-        guard let messagePipe = try? FileIO.makePipe() else { return QueueFailure.outOfMemory.rawValue }
-        guard let envelopePipe = try? FileIO.makePipe() else {
-            close(messagePipe.read); close(messagePipe.write)
-            return QueueFailure.outOfMemory.rawValue
-        }
-        let pid: pid_t
-        do {
-            pid = try ChildProcess.spawn(program, arguments: [], stdin: messagePipe.read, stdout: envelopePipe.read)
-        } catch {
-            for fd in [messagePipe.read, messagePipe.write, envelopePipe.read, envelopePipe.write] { close(fd) }
-            return 120  // qmail's "unable to exec qq"
-        }
-        close(messagePipe.read)
-        close(envelopePipe.read)
+        let submission = begin()
+        submission.write(message)
+        return submission.commit(envelope)
+    }
+}
+
+/// One message on its way into the queue program: write the message in pieces, then commit with the
+/// envelope, or abort so that nothing is queued.
+public final class QueueSubmission {
+    /// The queue program's pid (qmail-smtpd reports it as `qp`), or -1 if it could not be started.
+    public private(set) var pid: pid_t = -1
+    private var messageEnd: Int32 = -1
+    private var envelopeEnd: Int32 = -1
+    private var failure: Int32?
+
+    init(program: String) {
         // A queue program that exits early (a refusing filter) must not kill us with SIGPIPE.
-        let previous = signal(SIGPIPE, SIG_IGN)
-        let wroteMessage = (try? FileIO.writeAll(messagePipe.write, message)) != nil
-        close(messagePipe.write)
-        let wroteEnvelope = wroteMessage && (try? FileIO.writeAll(envelopePipe.write, envelope.encoded)) != nil
-        close(envelopePipe.write)
-        signal(SIGPIPE, previous)
+        signal(SIGPIPE, SIG_IGN)
+        guard let message = try? FileIO.makePipe() else { failure = QueueFailure.outOfMemory.rawValue; return }
+        guard let envelope = try? FileIO.makePipe() else {
+            close(message.read); close(message.write)
+            failure = QueueFailure.outOfMemory.rawValue
+            return
+        }
+        defer { close(message.read); close(envelope.read) }
+        do {
+            pid = try ChildProcess.spawn(program, arguments: [], stdin: message.read, stdout: envelope.read)
+        } catch {
+            close(message.write); close(envelope.write)
+            failure = 120  // qmail's "unable to exec qq"
+            return
+        }
+        messageEnd = message.write
+        envelopeEnd = envelope.write
+    }
+
+    /// Sends more of the message; after a failure it does nothing and `commit` reports it.
+    public func write(_ bytes: [UInt8]) {
+        guard failure == nil, messageEnd >= 0, !bytes.isEmpty else { return }
+        if (try? FileIO.writeAll(messageEnd, bytes)) == nil { failure = QueueFailure.writeFailed.rawValue }
+    }
+
+    /// Ends the message, sends the envelope and waits: the queue program's exit code, 0 when queued.
+    public func commit(_ envelope: Envelope) -> Int32 {
+        if messageEnd >= 0 { close(messageEnd) }
+        messageEnd = -1
+        if failure == nil, (try? FileIO.writeAll(envelopeEnd, envelope.encoded)) == nil { failure = QueueFailure.writeFailed.rawValue }
+        return finish()
+    }
+
+    /// Gives up: the queue program sees the message end without an envelope and queues nothing.
+    public func abort() {
+        if messageEnd >= 0 { close(messageEnd) }
+        messageEnd = -1
+        _ = finish()
+    }
+
+    private func finish() -> Int32 {
+        if envelopeEnd >= 0 { close(envelopeEnd) }
+        envelopeEnd = -1
+        guard pid > 0 else { return failure ?? QueueFailure.internalBug.rawValue }
         let code = (try? ChildProcess.wait(pid)) ?? QueueFailure.internalBug.rawValue
-        if code == 0 && !(wroteMessage && wroteEnvelope) { return QueueFailure.internalBug.rawValue }
+        pid = -1
+        // Exit 0 after we failed to hand over the whole message would be a queued fragment: never claim it.
+        if code == 0, let failure { return failure }
         return code
     }
 }

@@ -1,0 +1,42 @@
+/// One SMTP command line, parsed. The verb is case-insensitive (RFC 5321 §2.4).
+public enum SMTPCommand: Sendable, Equatable {
+    case hello(extended: Bool, name: String)
+    case mail(argument: String)
+    case recipient(argument: String)
+    case data, reset, noop, quit, help
+    case verify(String)
+    case etrn(String)
+    /// A known verb with arguments it cannot have, or missing ones it needs.
+    case malformed
+    case unknown(String)
+
+    /// Parses a command line without its CRLF.
+    public init(line: String) {
+        let verbEnd = line.firstIndex(of: " ") ?? line.endIndex
+        let verb = line[..<verbEnd].uppercased()
+        let rest = String(line[verbEnd...]).trimmingWhitespace()
+        switch verb {
+        case "HELO", "EHLO":
+            self = rest.isEmpty ? .malformed : .hello(extended: verb == "EHLO", name: rest)
+        case "MAIL":
+            self = SMTPCommand.argument(after: "FROM:", in: rest).map { .mail(argument: $0) } ?? .malformed
+        case "RCPT":
+            self = SMTPCommand.argument(after: "TO:", in: rest).map { .recipient(argument: $0) } ?? .malformed
+        case "DATA": self = rest.isEmpty ? .data : .malformed
+        case "RSET": self = rest.isEmpty ? .reset : .malformed
+        case "NOOP": self = .noop
+        case "QUIT": self = rest.isEmpty ? .quit : .malformed
+        case "HELP": self = .help
+        case "VRFY": self = .verify(rest)
+        case "ETRN": self = rest.isEmpty ? .malformed : .etrn(rest)
+        default: self = .unknown(verb)
+        }
+    }
+
+    /// The text after `FROM:` or `TO:` (case-insensitive), tolerating a space after the colon.
+    private static func argument(after keyword: String, in rest: String) -> String? {
+        guard rest.uppercased().hasPrefix(keyword) else { return nil }
+        let argument = String(rest.dropFirst(keyword.count)).trimmingWhitespace()
+        return argument.isEmpty ? nil : argument
+    }
+}

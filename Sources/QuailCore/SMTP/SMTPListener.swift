@@ -1,0 +1,121 @@
+import Glibc
+
+/// `quail-smtpd --listen ADDR:PORT`: accepts connections and starts one `quail-smtpd` per connection on
+/// it, with the UCSPI environment tcpserver would set, at most `concurrencyincoming` at a time.
+/// qmail: tcpserver in front of qmail-smtpd.
+public final class SMTPListener {
+    private let address: ListenAddress
+    private let home: QuailHome
+    private var children: Set<pid_t> = []
+    private let program: String
+
+    public init(address: ListenAddress, home: QuailHome) {
+        self.address = address
+        self.home = home
+        program = ChildProcess.locate("quail-smtpd")
+    }
+
+    /// Listens until SIGTERM, then lets running sessions finish; returns the exit code.
+    public func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let listener: Int32
+        do { listener = try openSocket() } catch {
+            Diagnostics.log("quail-smtpd: fatal: cannot listen on \(address.host):\(address.port): \(error)")
+            return 111
+        }
+        guard let signals = try? SignalPipe([SIGCHLD, SIGTERM, SIGINT]) else {
+            Diagnostics.log("quail-smtpd: fatal: cannot create the signal pipe")
+            return 111
+        }
+        while true {
+            var watched = [pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+            if poll(&watched, 2, -1) <= 0 { continue }
+            if watched[0].revents != 0 {
+                let received = signals.drain()
+                reap()
+                if received.contains(SIGTERM) || received.contains(SIGINT) { break }
+            }
+            if watched[1].revents != 0 { accept(on: listener) }
+        }
+        close(listener)
+        Diagnostics.log("quail-smtpd: stopped listening; waiting for \(children.count) sessions")
+        while !children.isEmpty {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, 0)
+            if pid > 0 { children.remove(pid) } else if errno != EINTR { break }
+        }
+        return 0
+    }
+
+    private func openSocket() throws(Errno) -> Int32 {
+        let family = address.isIPv6 ? AF_INET6 : AF_INET
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Errno.current }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        let bytes = ListenAddress.socketAddress(host: address.host, port: address.port, ipv6: address.isIPv6)!
+        let bound = bytes.withUnsafeBytes { raw in
+            bind(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
+        }
+        guard bound == 0, listen(fd, 128) == 0 else {
+            let error = Errno.current
+            close(fd)
+            throw error
+        }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let (ip, port) = ListenAddress.describe(storage)
+        Diagnostics.log("listening on \(address.isIPv6 ? "[\(ip)]" : ip):\(port)")
+        return fd
+    }
+
+    private func accept(on listener: Int32) {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let connection = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &length) }
+        }
+        guard connection >= 0 else { return }
+        defer { close(connection) }
+        _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+        reap()
+        // Read per connection, like every other control file of quail-smtpd; a broken file keeps the default.
+        let limit = (try? home.control.positiveNumber("concurrencyincoming", default: 100)) ?? 100
+        guard children.count < limit else {
+            try? FileIO.writeAll(connection, SMTPReply.tooManyConnections.wire)
+            return
+        }
+        let remote = ListenAddress.describe(storage)
+        var local = sockaddr_storage()
+        var localLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(connection, $0, &localLength) }
+        }
+        let here = ListenAddress.describe(local)
+        let ucspi = ["PROTO=TCP", "TCPREMOTEIP=\(remote.ip)", "TCPREMOTEPORT=\(remote.port)",
+                     "TCPLOCALIP=\(here.ip)", "TCPLOCALPORT=\(here.port)"]
+        let inherited = ChildProcess.currentEnvironment().filter { entry in
+            !["PROTO=", "TCPREMOTE", "TCPLOCAL"].contains { entry.hasPrefix($0) }
+        }
+        do {
+            let pid = try ChildProcess.spawn(program, arguments: [], environment: inherited + ucspi, stdin: connection, stdout: connection)
+            children.insert(pid)
+        } catch {
+            Diagnostics.log("quail-smtpd: cannot start a session: \(error)")
+            try? FileIO.writeAll(connection, SMTPReply.configurationProblem.wire)
+        }
+    }
+
+    private func reap() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            children.remove(pid)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Glibc
+
+/// One SMTP connection on a pair of descriptors: reads commands, asks `SMTPSession`, performs its actions.
+/// qmail: qmail-smtpd.
+public final class SMTPServer {
+    private var input: SMTPInput
+    private let output: Int32
+    private let context: ConnectionContext
+    private let home: QuailHome
+    private var pending: [UInt8] = []
+    private let log: SMTPLog
+
+    /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
+    public static let commandLineLimit = 512
+    /// The slowest DATA rate tolerated, in bytes per second: each byte received moves the DATA deadline
+    /// on by 1/rate seconds, so a client dripping a byte at a time still meets `timeoutsmtpd`.
+    public static let minimumDataRate = 1024
+
+    public init(home: QuailHome, context: ConnectionContext, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) {
+        self.input = SMTPInput(fd: input)
+        self.output = output
+        self.context = context
+        self.home = home
+        log = SMTPLog(remoteIP: context.remoteIP)
+    }
+
+    /// Serves the connection to its end; returns the exit code.
+    public func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let config: Configuration
+        do { config = try Configuration(home: home) } catch {
+            log.line("refused: \(error)")
+            send(.configurationProblem, flush: true)
+            return 111
+        }
+        log.line("connect")
+        var session = SMTPSession(config: config, relayClient: context.relayClient)
+        send(.greeting(config.smtpGreeting), flush: true)
+        while true {
+            let deadline = MailDate.now() + config.timeoutSMTPD
+            let action: SMTPSession.Action
+            switch input.readLine(limit: SMTPServer.commandLineLimit, deadline: deadline) {
+            case .endOfInput:
+                log.line("end: client closed the connection")
+                return 0
+            case .timeout:
+                send(.timeout, flush: true)
+                log.line("end: timeout")
+                return 0
+            case .bareLineEnding:
+                send(.bareLineEnding, flush: true)
+                log.line("end: bare LF or CR in a command")
+                return 0
+            case .tooLong:
+                action = .reply(.lineTooLong)
+            case .line(let bytes):
+                if bytes.contains(0) {
+                    action = .reply(.nulInCommand)
+                } else if bytes.contains(where: { $0 >= 0x80 }) {
+                    // No SMTPUTF8 here: 8-bit bytes belong in DATA only (RFC 6531 would have to be offered first).
+                    action = .reply(.eightBitCommand)
+                } else {
+                    action = session.handle(SMTPCommand(line: String(decoding: bytes, as: UTF8.self)))
+                }
+            }
+            switch action {
+            case .reply(let reply):
+                send(reply, flush: !input.hasBufferedInput)
+            case .close(let reply):
+                send(reply, flush: true)
+                log.line("end: \(reply.code)")
+                return 0
+            case .receiveData(let sender, let recipients):
+                guard receiveData(from: sender, to: recipients, session: session, config: config) else { return 0 }
+            case .etrn(let domain):
+                send(etrnReply(domain), flush: !input.hasBufferedInput)
+            }
+        }
+    }
+
+    /// Reads the message after 354 and queues it; false when the connection must close.
+    private func receiveData(from sender: String, to recipients: [String], session: SMTPSession, config: Configuration) -> Bool {
+        send(.startData, flush: true)
+        let submission = QueueClient().begin()
+        let queueProcess = submission.pid
+        submission.write(Array(receivedLine(session: session, config: config).utf8))
+        var decoder = DataDecoder(byteLimit: config.databytes)
+        let started = MailDate.now()
+        while true {
+            let outcome = decoder.feed(input.unread)
+            switch outcome {
+            case .finished(let consumed):
+                input.consume(consumed)
+                submission.write(decoder.takeOutput())
+                let reply = finishData(decoder, submission, Envelope(sender: sender, recipients: recipients), config)
+                log.line("message \(reply.code) from <\(sender)> to <\(recipients.joined(separator: ">,<"))> bytes \(decoder.messageBytes) qp \(queueProcess)")
+                send(reply, flush: !input.hasBufferedInput)
+                return true
+            case .bareLineEnding:
+                submission.abort()
+                send(.bareLineEnding, flush: true)
+                log.line("end: bare LF or CR in DATA; nothing queued")
+                return false
+            case .needMore:
+                input.consume(input.unread.count)
+                submission.write(decoder.takeOutput())
+            }
+            let deadline = started + config.timeoutSMTPD + decoder.messageBytes / SMTPServer.minimumDataRate
+            switch input.fill(deadline: deadline) {
+            case .timeout:
+                submission.abort()
+                send(.timeout, flush: true)
+                log.line("end: timeout in DATA; nothing queued")
+                return false
+            case .endOfInput:
+                submission.abort()
+                log.line("end: client closed the connection in DATA; nothing queued")
+                return false
+            default: continue
+            }
+        }
+    }
+
+    /// The reply once the end of DATA came: a refusal noted on the way, or the queue program's verdict.
+    private func finishData(_ decoder: DataDecoder, _ submission: QueueSubmission, _ envelope: Envelope, _ config: Configuration) -> SMTPReply {
+        let refusal: SMTPReply? =
+            if decoder.tooBig { .sizeExceeded(config.databytes) }
+            else if decoder.lineTooLong { .dataLineTooLong }
+            else if decoder.receivedLines > 100 { .looping }
+            else { nil }
+        if let refusal {
+            submission.abort()
+            return refusal
+        }
+        let queueProcess = submission.pid
+        let code = submission.commit(envelope)
+        return code == 0 ? .accepted(queueProcess: queueProcess) : .queueFailed(exitCode: code)
+    }
+
+    /// `Received:` in qmail-smtpd's shape: HELO name, the client's host and IP, us, and the protocol.
+    private func receivedLine(session: SMTPSession, config: Configuration) -> String {
+        let helo = session.hello?.name ?? "unknown"
+        let protocolName = session.hello?.extended == true ? "ESMTP" : "SMTP"
+        let host = context.remoteHost ?? "unknown"
+        return "Received: from \(printable(helo)) (\(printable(host)) [\(context.remoteIP)])\n"
+            + "\tby \(config.me) (quail-smtpd) with \(protocolName); \(MailDate.format(MailDate.now()))\n"
+    }
+
+    private func printable(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x21 || $0.value > 0x7E || $0 == "(" || $0 == ")" ? "?" : Character($0) })
+    }
+
+    /// RFC 1985: tell quail-send to flush the domain; 251 when nothing waits for it, 253 with the count.
+    private func etrnReply(_ domain: String) -> SMTPReply {
+        guard QueueTrigger.sendControl(home.queue, "flush \(domain)") else { return .etrnUnable(domain) }
+        guard let report = try? QueueReport(layout: home.queue) else { return .etrnStarted(domain) }
+        let waiting = report.entries.filter { entry in
+            entry.state.recipients.contains { $0.status == .pending && Address.domain(of: $0.address) == domain }
+        }.count
+        return waiting == 0 ? .etrnNothing(domain) : .etrnPending(waiting, domain)
+    }
+
+    private func send(_ reply: SMTPReply, flush: Bool) {
+        pending += Array(reply.wire.utf8)
+        if flush {
+            try? FileIO.writeAll(output, pending)
+            pending.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+/// quail-smtpd's log: one line per session event and per message, on stderr.
+struct SMTPLog {
+    let prefix: String
+
+    init(remoteIP: String) { prefix = "quail-smtpd \(getpid()) \(remoteIP): " }
+
+    func line(_ text: String) { Diagnostics.log(prefix + text) }
+}
