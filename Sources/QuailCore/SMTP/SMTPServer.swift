@@ -34,6 +34,9 @@ public final class SMTPServer {
             return 111
         }
         log.line("connect")
+        // A client that stops reading must not hold the session either: writes give up after timeoutsmtpd.
+        var limit = timeval(tv_sec: config.timeoutSMTPD, tv_usec: 0)
+        setsockopt(output, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var session = SMTPSession(config: config, relayClient: context.relayClient)
         send(.greeting(config.smtpGreeting), flush: true)
         while true {

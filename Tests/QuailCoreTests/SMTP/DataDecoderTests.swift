@@ -1,0 +1,66 @@
+import Testing
+
+@testable import QuailCore
+
+@Suite struct DataDecoderTests {
+    /// Feeds `text` in chunks of `chunk` bytes; returns the outcome and the decoded message.
+    func decode(_ text: [UInt8], limit: Int = 0, chunk: Int = 7) -> (DataDecoder.Outcome, String, DataDecoder) {
+        var decoder = DataDecoder(byteLimit: limit)
+        var output: [UInt8] = []
+        var offset = 0
+        while offset < text.count {
+            let end = min(offset + chunk, text.count)
+            let outcome = decoder.feed(text[offset..<end])
+            output += decoder.takeOutput()
+            switch outcome {
+            case .needMore: offset = end
+            case .finished(let consumed): return (.finished(consumed: offset + consumed), String(decoding: output, as: UTF8.self), decoder)
+            case .bareLineEnding: return (.bareLineEnding, String(decoding: output, as: UTF8.self), decoder)
+            }
+        }
+        return (.needMore, String(decoding: output, as: UTF8.self), decoder)
+    }
+
+    @Test(arguments: [1, 2, 7, 1000])
+    func unstuffsDotsAndEndsAtTheLoneDot(chunk: Int) {
+        let wire = Array("Subject: x\r\n\r\n..leading\r\n.\r\n".utf8) + Array("MAIL FROM:<next>\r\n".utf8)
+        let (outcome, message, _) = decode(wire, chunk: chunk)
+        #expect(outcome == .finished(consumed: 28))
+        #expect(message == "Subject: x\n\n.leading\n")
+    }
+
+    static let smuggling: [String] = ["a\n.\nMAIL", "a\r.\rMAIL", "a\n.\r\nMAIL", "a\r.\r\nMAIL", "a\r\n.\nMAIL", "a\r\n\u{0}.\r\n", "a\r\n.\rX"]
+
+    @Test(arguments: smuggling)
+    func bareLineEndingsAreRefusedNeverAnEnd(_ text: String) {
+        let (outcome, _, _) = decode(Array(text.utf8) + Array("\r\n.\r\n".utf8))
+        if text.contains("\u{0}") {
+            // A NUL is data, not a line ending: the message simply goes on to the real end.
+            #expect(outcome == .finished(consumed: text.utf8.count + 5))
+        } else {
+            #expect(outcome == .bareLineEnding)
+        }
+    }
+
+    @Test func notesOverlongLinesButKeepsReading() {
+        let long = String(repeating: "x", count: 999)
+        let (outcome, _, decoder) = decode(Array("ok\r\n\(long)\r\n.\r\n".utf8))
+        #expect(outcome == .finished(consumed: 4 + 1001 + 3))
+        #expect(decoder.lineTooLong)
+        let (_, _, fits) = decode(Array("\(String(repeating: "x", count: 998))\r\n.\r\n".utf8))
+        #expect(!fits.lineTooLong)
+    }
+
+    @Test func stopsStoringPastTheLimit() {
+        let (outcome, message, decoder) = decode(Array("0123456789\r\n0123456789\r\n.\r\n".utf8), limit: 15)
+        #expect(outcome == .finished(consumed: 27))
+        #expect(decoder.tooBig)
+        #expect(message.count <= 15)
+    }
+
+    @Test func countsReceivedLinesInTheHeaderOnly() {
+        let header = String(repeating: "Received: from x\r\n", count: 3) + "RECEIVED: y\r\nX-Received: no\r\n"
+        let (_, _, decoder) = decode(Array((header + "\r\nReceived: in the body\r\n.\r\n").utf8))
+        #expect(decoder.receivedLines == 4)
+    }
+}
