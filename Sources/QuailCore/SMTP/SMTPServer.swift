@@ -100,10 +100,7 @@ public final class SMTPServer {
                 send(reply, flush: !input.hasBufferedInput)
                 return true
             case .bareLineEnding:
-                submission.abort()
-                send(.bareLineEnding, flush: true)
-                log.line("end: bare LF or CR in DATA; nothing queued")
-                return false
+                return abandon(submission, reply: .bareLineEnding, "bare LF or CR in DATA")
             case .needMore:
                 input.consume(input.unread.count)
                 submission.write(decoder.takeOutput())
@@ -111,17 +108,20 @@ public final class SMTPServer {
             let deadline = started + config.timeoutSMTPD + decoder.messageBytes / SMTPServer.minimumDataRate
             switch input.fill(deadline: deadline) {
             case .timeout:
-                submission.abort()
-                send(.timeout, flush: true)
-                log.line("end: timeout in DATA; nothing queued")
-                return false
+                return abandon(submission, reply: .timeout, "timeout in DATA")
             case .endOfInput:
-                submission.abort()
-                log.line("end: client closed the connection in DATA; nothing queued")
-                return false
+                return abandon(submission, reply: nil, "client closed the connection in DATA")
             default: continue
             }
         }
+    }
+
+    /// Ends a session in the middle of DATA: the queue program gets no envelope, so nothing is queued.
+    private func abandon(_ submission: QueueSubmission, reply: SMTPReply?, _ why: String) -> Bool {
+        submission.abort()
+        if let reply { send(reply, flush: true) }
+        log.line("end: \(why); nothing queued")
+        return false
     }
 
     /// The reply once the end of DATA came: a refusal noted on the way, or the queue program's verdict.
