@@ -21,7 +21,7 @@ public struct RecipientPolicy: Sendable {
 
     /// The refusal for recipient `path`, or `nil` when it is accepted.
     public func refusal(for path: MailPath) -> SMTPReply? {
-        guard let address = Address(path.address) else { return .syntaxError }
+        guard let address = Address(path.address), RecipientPolicy.isWellFormed(domain: address.domain) else { return .syntaxError }
         if relayClient { return nil }
         if address.domain.hasPrefix("[") {
             // An address literal is ours only when rcpthosts lists it literally.
@@ -33,5 +33,12 @@ public struct RecipientPolicy: Sendable {
         guard config.rcpthosts.contains(address.domain) else { return .notOurDomain }
         guard config.isValidRecipient(address) else { return .noSuchUser }
         return nil
+    }
+
+    /// Whether a domain (already without its one allowed trailing dot) has no empty label, so that
+    /// `user@partner.test..` is a syntax error rather than `partner.test` in disguise.
+    static func isWellFormed(domain: String) -> Bool {
+        if domain.hasPrefix("[") { return domain.hasSuffix("]") }
+        return !domain.isEmpty && !domain.split(separator: ".", omittingEmptySubsequences: false).contains { $0.isEmpty }
     }
 }

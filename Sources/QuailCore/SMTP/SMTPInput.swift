@@ -18,8 +18,9 @@ struct SMTPInput {
 
     init(fd: Int32) { self.fd = fd }
 
-    /// Whether bytes the client sent are already waiting: if so, replies can wait to go out together.
-    var hasBufferedInput: Bool { start < buffer.count }
+    /// Whether a whole command line is already waiting: only then may replies wait to go out together
+    /// (RFC 2920 §3.2: a server must not hold replies back while it waits for input).
+    var hasCompleteLine: Bool { buffer[start...].contains(0x0A) }
 
     /// The next command line without its CRLF. `limit` counts the CRLF (RFC 5321: 512 octets).
     mutating func readLine(limit: Int, deadline: Int) -> LineResult {

@@ -68,7 +68,7 @@ public final class SMTPServer {
             }
             switch action {
             case .reply(let reply):
-                send(reply, flush: !input.hasBufferedInput)
+                send(reply, flush: !input.hasCompleteLine)
             case .close(let reply):
                 send(reply, flush: true)
                 log.line("end: \(reply.code)")
@@ -76,7 +76,7 @@ public final class SMTPServer {
             case .receiveData(let sender, let recipients):
                 guard receiveData(from: sender, to: recipients, session: session, config: config) else { return 0 }
             case .etrn(let domain):
-                send(etrnReply(domain), flush: !input.hasBufferedInput)
+                send(etrnReply(domain), flush: !input.hasCompleteLine)
             }
         }
     }
@@ -97,7 +97,7 @@ public final class SMTPServer {
                 submission.write(decoder.takeOutput())
                 let reply = finishData(decoder, submission, Envelope(sender: sender, recipients: recipients), config)
                 log.line("message \(reply.code) from <\(sender)> to <\(recipients.joined(separator: ">,<"))> bytes \(decoder.messageBytes) qp \(queueProcess)")
-                send(reply, flush: !input.hasBufferedInput)
+                send(reply, flush: !input.hasCompleteLine)
                 return true
             case .bareLineEnding:
                 return abandon(submission, reply: .bareLineEnding, "bare LF or CR in DATA")

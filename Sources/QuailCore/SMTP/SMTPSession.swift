@@ -114,12 +114,15 @@ public struct SMTPSession: Sendable {
         case .recipients(let h, let e, let s, let r): (helo, extended, sender, recipients) = (h, e, s, r)
         default: return .reply(.mailFirst)
         }
-        guard let path = MailPath(argument), !path.address.isEmpty, path.parameters.isEmpty else {
+        guard var path = MailPath(argument), !path.address.isEmpty, path.parameters.isEmpty else {
             return .reply(MailPath(argument)?.parameters.isEmpty == false ? .unknownParameter : .syntaxError)
         }
+        // RFC 5321 §4.5.1: "Postmaster" without a domain must be accepted; it is this host's postmaster.
+        if path.address.lowercased() == "postmaster" { path.address = "postmaster@\(config.me)" }
         // qmail checks badmailfrom at RCPT, so the client learns nothing more from MAIL.
         if policy.isBadSender(sender) { return .reply(.badMailFrom) }
-        if let refusal = policy.refusal(for: path) { return .reply(refusal) }
+        let isOurPostmaster = path.address == "postmaster@\(config.me)"
+        if !isOurPostmaster, let refusal = policy.refusal(for: path) { return .reply(refusal) }
         guard recipients.count < SMTPSession.maximumRecipients else { return .reply(.tooManyRecipients) }
         let normalized = Address(path.address)?.description ?? path.address
         state = .recipients(helo: helo, extended: extended, sender: sender, recipients: recipients + [normalized])

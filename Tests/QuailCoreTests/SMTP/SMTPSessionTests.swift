@@ -133,3 +133,20 @@ import Testing
         #expect(SMTPReply.queueFailed(exitCode: 31).code == 554)
     }
 }
+
+@Suite struct SMTPSessionEdgeTests {
+    @Test func postmasterWithoutDomainAndEmptyLabels() throws {
+        let path = try makeScratchDirectory()
+        mkdir(path + "/control", 0o700)
+        writeFile(path + "/control/me", "backup.test\n")
+        writeFile(path + "/control/rcpthosts", "partner.test\n")
+        var session = SMTPSession(config: try Configuration(home: QuailHome(path: path)), relayClient: false)
+        _ = session.handle(.hello(extended: true, name: "x"))
+        _ = session.handle(SMTPCommand(line: "MAIL FROM:<a@b.test>"))
+        #expect(session.handle(.recipient(argument: "<Postmaster>")) == .reply(.recipientOK))
+        #expect(session.handle(.recipient(argument: "<user@partner.test..>")) == .reply(.syntaxError))
+        #expect(session.handle(.recipient(argument: "<user@.partner.test>")) == .reply(.syntaxError))
+        guard case .receiveData(_, let recipients) = session.handle(.data) else { Issue.record("no data"); return }
+        #expect(recipients == ["postmaster@backup.test"])
+    }
+}
