@@ -8,15 +8,17 @@ final class QueuedMessage {
     var inFlight: Set<Int> = []
     /// The earliest time pushed on the timer heap and not yet popped.
     var scheduledDue: Int?
+    /// Recipients waiting for a destination that is down: no attempts of their own until it recovers.
+    var parked: Set<Int> = []
 
     init(id: QueueID, state: MessageState) {
         self.id = id
         self.state = state
     }
 
-    /// Pending recipients that are not in flight.
+    /// Pending recipients that are neither in flight nor parked.
     var waitingRecipients: [Int] {
-        state.recipients.indices.filter { state.recipients[$0].status == .pending && !inFlight.contains($0) }
+        state.recipients.indices.filter { state.recipients[$0].status == .pending && !inFlight.contains($0) && !parked.contains($0) }
     }
 
     var hasUnbouncedFailures: Bool { state.recipients.contains { $0.status == .failed } }
@@ -34,6 +36,8 @@ struct RunningDelivery {
     let id: QueueID
     let recipients: [Int]
     let channel: Channel
+    /// For a remote delivery, the destination it goes to.
+    let destination: String?
     /// The read end of the child's stdout, or -1 once it reached its end.
     var stdout: Int32
     var output: [UInt8] = []

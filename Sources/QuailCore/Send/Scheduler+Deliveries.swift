@@ -16,10 +16,13 @@ extension Scheduler {
             var remoteOrder: [String] = []
             for index in due {
                 let address = message.state.recipients[index].address
-                message.inFlight.insert(index)
                 if config.isLocal(address) {
+                    message.inFlight.insert(index)
                     ready[.local]!.append(DeliveryTask(id: id, recipients: [index]))
+                } else if park(index, of: message) {
+                    continue
                 } else {
+                    message.inFlight.insert(index)
                     let domain = Address.domain(of: address)
                     if remoteByDomain[domain] == nil { remoteOrder.append(domain) }
                     remoteByDomain[domain, default: []].append(index)
@@ -77,12 +80,18 @@ extension Scheduler {
             pid = try ChildProcess.spawn(program, arguments: arguments, stdin: input, stdout: output.write)
         } catch {
             let text = "cannot run \(program): \(error) (#4.3.0)"
+            if channel == .remote, let destination = destinations[config.destination(for: Address.domain(of: addresses[0]))] {
+                destination.probing = false
+                destination.probeMessage = nil
+            }
             record(task.recipients.map { _ in .deferred(text) }, for: task.recipients, of: message)
             return
         }
         _ = fcntl(output.read, F_SETFL, fcntl(output.read, F_GETFL) | O_NONBLOCK)
         deliveryCounter += 1
-        running[pid] = RunningDelivery(number: deliveryCounter, id: message.id, recipients: task.recipients, channel: channel, stdout: output.read)
+        let destination = channel == .remote ? config.destination(for: Address.domain(of: addresses[0])) : nil
+        running[pid] = RunningDelivery(number: deliveryCounter, id: message.id, recipients: task.recipients, channel: channel,
+                                       destination: destination, stdout: output.read)
         runningCount[channel]! += 1
         SendLog.starting(deliveryCounter, message.id, channel: channel, to: addresses)
         logStatus()
@@ -136,10 +145,23 @@ extension Scheduler {
         guard let delivery = running.removeValue(forKey: pid) else { return }
         runningCount[delivery.channel]! -= 1
         let results = Scheduler.results(of: delivery)
-        guard let message = messages[delivery.id] else { return }
         for result in results { SendLog.result(delivery.number, result) }
-        record(results, for: delivery.recipients, of: message)
+        let report = Scheduler.destinationReport(of: delivery)
+        let parkUntil = delivery.destination.flatMap { noteDown(report, at: $0) }
+        if let message = messages[delivery.id] {
+            record(results, for: delivery.recipients, of: message, parkingUntil: parkUntil, at: delivery.destination)
+        }
+        if let destination = delivery.destination, report == .up || results.contains(where: { if case .delivered = $0 { true } else { false } }) {
+            markUp(destination)
+        }
         logStatus()
+    }
+
+    /// The destination line a remote delivery printed after its report lines, if any.
+    static func destinationReport(of delivery: RunningDelivery) -> DestinationReport? {
+        guard delivery.channel == .remote else { return nil }
+        let lines = delivery.output.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
+        return lines.dropFirst(delivery.recipients.count).lazy.compactMap(DestinationReport.init(line:)).first
     }
 
     /// The result per recipient: the child's report lines; for quail-local its exit code decides

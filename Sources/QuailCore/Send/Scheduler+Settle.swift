@@ -7,7 +7,9 @@ extension Scheduler {
     static let bounceOriginalLimit = 51_200 + 4096
 
     /// Applies one delivery's results; once nothing of the message is in flight, settles it.
-    func record(_ results: [DeliveryResult], for indices: [Int], of message: QueuedMessage) {
+    /// With `parkingUntil`, deferred recipients are parked at `destination` until it recovers.
+    func record(_ results: [DeliveryResult], for indices: [Int], of message: QueuedMessage,
+                parkingUntil: Int? = nil, at destination: String? = nil) {
         let now = MailDate.now()
         for (index, result) in zip(indices, results) {
             message.inFlight.remove(index)
@@ -25,6 +27,11 @@ extension Scheduler {
                 if now >= message.state.birth + config.queueLifetime {
                     recipient.status = .failed
                     recipient.lastError = "I'm not going to try again; this message has been in the queue too long. Last error: \(text)"
+                } else if let parkingUntil, let destination {
+                    // quail-qread shows the next probe as the next attempt: that is when it will be tried.
+                    recipient.nextAttempt = parkingUntil
+                    message.parked.insert(index)
+                    destinations[destination]?.waiting.insert(message.id)
                 } else {
                     recipient.nextAttempt = config.retrySchedule.nextAttempt(
                         birth: message.state.birth, now: now, attempts: recipient.attempts, remote: !config.isLocal(recipient.address))
@@ -98,16 +105,18 @@ extension Scheduler {
         }
     }
 
-    /// SIGALRM and `flush`: every waiting recipient is due now.
+    /// SIGALRM and `flush`: every waiting recipient is due now, parked ones included.
     func makeEverythingDue() {
         let now = MailDate.now()
+        for name in Array(destinations.keys) { release(name, now: now) }
         for message in messages.values { makeDue(message, now: now) { _ in true } }
     }
 
-    /// `flush DOMAIN` (ETRN, quail-qctl): the waiting recipients at that domain are due now.
+    /// `flush DOMAIN` (ETRN, quail-qctl): the waiting recipients at that domain are due now, parked ones included.
     func flush(domain: String) {
         let now = MailDate.now()
         let wanted = Address.normalizedDomain(domain)
+        release(config.destination(for: wanted), now: now)
         for message in messages.values { makeDue(message, now: now) { Address.domain(of: $0) == wanted } }
     }
 

@@ -22,6 +22,8 @@ public final class Scheduler {
     var deliveryCounter = 0
     /// Spool files whose envelope is damaged: reported once, then left for the admin.
     var damaged: Set<QueueID> = []
+    /// Remote destinations that are down or have messages parked for them.
+    var destinations: [String: Destination] = [:]
 
     private let signals: SignalPipe
     private var fifos: [(read: Int32, write: Int32)] = []
@@ -53,6 +55,7 @@ public final class Scheduler {
         while true {
             let now = MailDate.now()
             if stopDeadline == nil {
+                startProbes(now)
                 releaseDue(now)
                 startDeliveries()
                 if now >= nextRescan {
@@ -71,6 +74,7 @@ public final class Scheduler {
     private func pollTimeout(_ now: Int) -> Int32 {
         var wake = stopDeadline ?? nextRescan
         if stopDeadline == nil, let due = timers.nextDue { wake = min(wake, due) }
+        if stopDeadline == nil, let probe = nextProbeTime { wake = min(wake, probe) }
         // SIGCHLD is the wake-up for ended children, but a second's poll keeps a lost one from stalling them.
         let ceiling = running.isEmpty ? 3600 : 1
         return Int32(max(0, min(wake - now, ceiling)) * 1000)

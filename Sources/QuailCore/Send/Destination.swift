@@ -1,0 +1,34 @@
+/// What quail-send knows about one remote destination (a domain, or a relay host several domains share):
+/// whether it is down, and which messages wait for it. The heart of recovery-aware retry.
+final class Destination {
+    let name: String
+    var isDown = false
+    /// When the next probe may start while the destination is down.
+    var nextProbe = 0
+    /// A probe delivery is running; no second one starts.
+    var probing = false
+    /// The message chosen as the probe: it goes out although the destination is down.
+    var probeMessage: QueueID?
+    /// Messages with recipients parked here: they make no attempts of their own while the destination is down.
+    var waiting: Set<QueueID> = []
+
+    init(name: String) { self.name = name }
+}
+
+/// The destination line quail-remote prints after its per-recipient report lines.
+enum DestinationReport: Equatable {
+    /// `Hup HOST IP`: a host accepted the connection and spoke SMTP.
+    case up
+    /// `Hdown REASON`: no host could be reached, or none is left to try.
+    case down(String)
+
+    init?(line: String) {
+        if line.hasPrefix("Hup") {
+            self = .up
+        } else if line.hasPrefix("Hdown") {
+            self = .down(String(line.dropFirst(5)).trimmingWhitespace())
+        } else {
+            return nil
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/// Recovery-aware retry (DESIGN.md, Delivery rules): a destination that cannot be reached is marked down; its
+/// messages stop making attempts of their own and one probe runs every `probeinterval` seconds. The first
+/// success — a probe, a fresh message, a flush — makes every message waiting for it due at once, so a primary
+/// that comes back gets its backlog in seconds and a long outage costs one connection per probe interval.
+extension Scheduler {
+    /// Parks recipient `index` if its destination is down and it has been tried before; true when parked.
+    /// A recipient never tried (a fresh message) is always attempted: it may be the one that finds the way open.
+    func park(_ index: Int, of message: QueuedMessage) -> Bool {
+        let recipient = message.state.recipients[index]
+        guard recipient.attempts > 0 else { return false }
+        let name = config.destination(for: Address.domain(of: recipient.address))
+        guard let destination = destinations[name], destination.isDown, destination.probeMessage != message.id else { return false }
+        message.parked.insert(index)
+        destination.waiting.insert(message.id)
+        return true
+    }
+
+    /// Handles `Hdown` from a remote delivery: marks the destination down and returns when its next probe is due,
+    /// which is when the delivery's deferred recipients are parked until. `nil` when the report is not `down`.
+    func noteDown(_ report: DestinationReport?, at name: String) -> Int? {
+        destinations[name]?.probing = false
+        destinations[name]?.probeMessage = nil
+        guard case .down(let reason) = report else { return nil }
+        let now = MailDate.now()
+        let destination = destinations[name] ?? Destination(name: name)
+        destinations[name] = destination
+        if !destination.isDown {
+            destination.isDown = true
+            Diagnostics.log("status: destination \(name) is down (\(reason)); its messages wait, probing every \(config.probeInterval)s")
+        }
+        destination.nextProbe = now + config.probeInterval
+        expireParked(at: destination, now: now)
+        return destination.nextProbe
+    }
+
+    /// A delivery to `name` succeeded: every message parked there is due now.
+    func markUp(_ name: String) {
+        guard let destination = destinations[name] else { return }
+        let count = destination.waiting.count
+        if destination.isDown { Diagnostics.log("status: destination \(name) is up; \(count) waiting messages are due now") }
+        release(name, now: MailDate.now())
+        destinations[name] = nil
+    }
+
+    /// Unparks every recipient waiting for `name` and makes it due at `now`.
+    func release(_ name: String, now: Int) {
+        guard let destination = destinations[name] else { return }
+        for id in destination.waiting {
+            guard let message = messages[id] else { continue }
+            unpark(message, at: name, now: now)
+        }
+        destination.waiting.removeAll()
+        destination.isDown = false
+        destination.probing = false
+    }
+
+    /// Starts a probe for every down destination whose interval has passed: one waiting message is made due.
+    func startProbes(_ now: Int) {
+        for destination in destinations.values where destination.isDown && !destination.probing && destination.nextProbe <= now {
+            while let id = destination.waiting.popFirst() {
+                guard let message = messages[id], !message.state.held else { continue }
+                destination.probing = true
+                destination.probeMessage = id
+                destination.nextProbe = now + config.probeInterval
+                unpark(message, at: destination.name, now: now)
+                break
+            }
+        }
+    }
+
+    /// The earliest probe due, for the poll timeout.
+    var nextProbeTime: Int? {
+        destinations.values.filter { $0.isDown && !$0.probing && !$0.waiting.isEmpty }.map(\.nextProbe).min()
+    }
+
+    private func unpark(_ message: QueuedMessage, at name: String, now: Int) {
+        for index in message.parked where config.destination(for: Address.domain(of: message.state.recipients[index].address)) == name {
+            message.parked.remove(index)
+            message.state.recipients[index].nextAttempt = now
+        }
+        schedule(message)
+    }
+
+    /// Parked messages past `queuelifetime` fail now (and bounce) instead of waiting for a recovery that may
+    /// not come: parked recipients make no attempts, so no deferral would ever notice their age.
+    private func expireParked(at destination: Destination, now: Int) {
+        for id in destination.waiting {
+            guard let message = messages[id], now >= message.state.birth + config.queueLifetime, message.inFlight.isEmpty else { continue }
+            destination.waiting.remove(id)
+            for index in message.parked {
+                message.state.recipients[index].status = .failed
+                message.state.recipients[index].lastError =
+                    "I'm not going to try again; this message has been in the queue too long. Last error: \(message.state.recipients[index].lastError)"
+            }
+            message.parked.removeAll()
+            settle(message)
+        }
+    }
+}
