@@ -4,13 +4,9 @@ extension Configuration {
         rcpthosts.contains(domain) && !locals.contains(domain)
     }
 
-    /// Where remote mail for `domain` goes: the relay an `smtproutes` line names, else MX lookup.
-    /// The catch-all smarthost (`:relay`) is never used for a domain we back up: its mail must go to the
-    /// domain's own better MX hosts, or it would loop through a smarthost that sends it back here.
+    /// Where remote mail for `domain` goes (see `SMTPRoutes.route(for:backedUp:)`).
     public func route(for domain: String) -> SMTPRoute {
-        if let route = smtpRoutes.explicitRoute(for: domain) { return route }
-        if let catchAll = smtpRoutes.catchAll, !backsUp(domain) { return catchAll }
-        return .mxLookup
+        smtpRoutes.route(for: domain, backedUp: backsUp(domain))
     }
 
     /// The destination recovery-aware retry tracks for `domain`: the relay host when a route names one

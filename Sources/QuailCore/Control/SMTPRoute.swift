@@ -75,4 +75,13 @@ public struct SMTPRoutes: Sendable, Equatable {
         let wildcard = wildcards.filter { domain.hasSuffix($0.suffix) }.max { $0.suffix.count < $1.suffix.count }
         return wildcard?.route
     }
+
+    /// The route for `domain`: an explicit line, else the catch-all, else MX lookup. The catch-all smarthost is
+    /// never used for a domain quail backs up (`backedUp`): its mail must go to the domain's own better MX
+    /// hosts, or it would loop through a smarthost that sends it back here.
+    public func route(for domain: String, backedUp: Bool) -> SMTPRoute {
+        if let route = explicitRoute(for: domain) { return route }
+        if let catchAll, !backedUp { return catchAll }
+        return .mxLookup
+    }
 }

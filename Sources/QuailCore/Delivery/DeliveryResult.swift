@@ -16,11 +16,14 @@ public enum DeliveryResult: Sendable, Equatable {
     /// quail-local and quail-remote print one such line per recipient, in the order of their arguments.
     /// Line breaks inside the text become spaces, so one line is always one recipient.
     public var reportLine: String {
-        let flat = String(text.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+        // By scalar: in Swift "\r\n" is one Character, and it must not survive to split the line.
+        var flat = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars { flat.append(scalar == "\n" || scalar == "\r" ? " " : scalar) }
+        let line = String(flat)
         switch self {
-        case .delivered: return "K" + flat + "\n"
-        case .deferred: return "Z" + flat + "\n"
-        case .failed: return "D" + flat + "\n"
+        case .delivered: return "K" + line + "\n"
+        case .deferred: return "Z" + line + "\n"
+        case .failed: return "D" + line + "\n"
         }
     }
 

@@ -147,7 +147,7 @@ extension Scheduler {
         let results = Scheduler.results(of: delivery)
         for result in results { SendLog.result(delivery.number, result) }
         let report = Scheduler.destinationReport(of: delivery)
-        let parkUntil = delivery.destination.flatMap { noteDown(report, at: $0) }
+        let parkUntil = delivery.destination.flatMap { noteDown(report, at: $0, results: results) }
         if let message = messages[delivery.id] {
             record(results, for: delivery.recipients, of: message, parkingUntil: parkUntil, at: delivery.destination)
         }

@@ -17,10 +17,13 @@ extension Scheduler {
 
     /// Handles `Hdown` from a remote delivery: marks the destination down and returns when its next probe is due,
     /// which is when the delivery's deferred recipients are parked until. `nil` when the report is not `down`.
-    func noteDown(_ report: DestinationReport?, at name: String) -> Int? {
+    func noteDown(_ report: DestinationReport?, at name: String, results: [DeliveryResult]) -> Int? {
         destinations[name]?.probing = false
         destinations[name]?.probeMessage = nil
-        guard case .down(let reason) = report else { return nil }
+        // NXDOMAIN or a null MX also end in Hdown, but they fail every recipient for good: nothing waits.
+        guard case .down(let reason) = report, results.contains(where: { if case .deferred = $0 { true } else { false } }) else {
+            return nil
+        }
         let now = MailDate.now()
         let destination = destinations[name] ?? Destination(name: name)
         destinations[name] = destination

@@ -103,3 +103,10 @@ import Testing
         #expect(local.concurrencyLocal == 10)
     }
 }
+
+@Suite struct DeliveryResultTests {
+    @Test func reportLineIsAlwaysOneLine() {
+        #expect(DeliveryResult.deferred("451 first\r\nsecond\rthird\nfourth").reportLine == "Z451 first  second third fourth\n")
+        #expect(DeliveryResult(reportLine: "Kdone") == .delivered("done"))
+    }
+}

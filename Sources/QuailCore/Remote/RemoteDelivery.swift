@@ -1,0 +1,130 @@
+/// Delivers one message to one domain over SMTP: routing, MX lookup, the backup rule, then hosts in order
+/// until one speaks SMTP. qmail: qmail-remote's main()
+public struct RemoteDelivery {
+    public var config: Configuration
+    /// This host's addresses (canonical text), for the backup rule.
+    public var localAddresses: Set<String>
+    /// Made on first use, so a relay given as an `[ip]` literal needs no DNS configuration.
+    var makeResolver: () throws(DNSConfigError) -> DNSResolver
+
+    public init(config: Configuration, localAddresses: Set<String>) {
+        self.config = config
+        self.localAddresses = localAddresses
+        let resolvers = config.resolvers
+        makeResolver = { () throws(DNSConfigError) in try DNSResolver(resolvers: resolvers) }
+    }
+
+    /// One address to try: the host's name, the address, the port.
+    struct Target {
+        var host: String
+        var address: String
+        var port: Int
+    }
+
+    /// Delivers `message` (LF line ends, as spooled) from `sender` to `recipients`, all at `domain`.
+    public func deliver(domain: String, sender: String, recipients: [String], message: [UInt8]) -> RemoteReport {
+        let targets: [Target]
+        switch findTargets(for: domain) {
+        case .success(let found): targets = found
+        case .failure(let report): return RemoteReport(all: report.result, count: recipients.count, destination: report.destination)
+        }
+        let client = SMTPClient(me: config.me, sender: sender, recipients: recipients, message: message)
+        var last = "no address to try"
+        for target in targets {
+            let connection: SMTPConnection
+            do {
+                connection = try SMTPConnection.open(
+                    to: target.address, port: target.port, connectTimeout: .seconds(config.timeoutConnect),
+                    replyTimeout: .seconds(config.timeoutRemote))
+            } catch {
+                last = "\(target.host) [\(target.address)]: \(error)"
+                continue
+            }
+            switch client.run(on: connection, host: "\(target.host) [\(target.address)]") {
+            case .unreachable(let reason):
+                last = "\(target.host) [\(target.address)]: \(reason)"
+            case .spoke(let results):
+                return RemoteReport(results: results, destination: .up(host: target.host, address: target.address))
+            }
+        }
+        return RemoteReport(
+            all: .deferred(RemoteReply.unreachable(domain, last: last)), count: recipients.count, destination: .down(last))
+    }
+
+    /// Why no address could be tried: the result for every recipient and the destination line.
+    struct NoTargets: Error {
+        var result: DeliveryResult
+        var destination: RemoteReport.Destination
+
+        static func temporary(_ text: String, _ reason: String) -> NoTargets {
+            NoTargets(result: .deferred(text), destination: .down(reason))
+        }
+
+        static func permanent(_ text: String, _ reason: String) -> NoTargets {
+            NoTargets(result: .failed(text), destination: .down(reason))
+        }
+    }
+
+    /// The addresses to try for `domain`, in order, by its route.
+    func findTargets(for domain: String) -> Result<[Target], NoTargets> {
+        switch RemoteRoute.decide(for: domain, config: config) {
+        case .relay(let host, let port):
+            if let address = RemoteRoute.literalAddress(host) {
+                return .success([Target(host: address, address: address, port: port)])
+            }
+            return resolver().flatMap { resolver in
+                switch resolver.addresses(of: host) {
+                case .addresses(let addresses): .success(addresses.map { Target(host: host, address: $0, port: port) })
+                case .noSuchDomain: .failure(.permanent(RemoteReply.noSuchDomain(host), "no such host \(host)"))
+                case .noAddresses: .failure(.permanent(RemoteReply.noAddresses(host), "no address for \(host)"))
+                case .temporaryFailure(let reason): .failure(.temporary(RemoteReply.dnsFailure(reason), "DNS: \(reason)"))
+                }
+            }
+        case .mx:
+            return resolver().flatMap { mxTargets(for: domain, resolver: $0) }
+        }
+    }
+
+    private func resolver() -> Result<DNSResolver, NoTargets> {
+        do {
+            return .success(try makeResolver())
+        } catch {
+            return .failure(.temporary(RemoteReply.dnsConfiguration(error), "\(error)"))
+        }
+    }
+
+    /// RFC 5321 §5.1 hosts with their addresses, less what the backup rule drops; port 25.
+    private func mxTargets(for domain: String, resolver: DNSResolver) -> Result<[Target], NoTargets> {
+        let hosts: [MXHost]
+        switch resolver.mxHosts(for: domain) {
+        case .hosts(let found): hosts = found
+        case .nullMX: return .failure(.permanent(RemoteReply.nullMX, "null MX for \(domain)"))
+        case .noSuchDomain: return .failure(.permanent(RemoteReply.noSuchDomain(domain), "no such domain \(domain)"))
+        case .temporaryFailure(let reason):
+            return .failure(.temporary(RemoteReply.dnsFailure(reason), "DNS: \(reason)"))
+        }
+        var candidates: [BackupRule.Candidate] = []
+        var lastTemporary: String?
+        for host in hosts {
+            // A host that does not resolve is skipped (qmail does the same); the others may still work.
+            switch resolver.addresses(of: host.name) {
+            case .addresses(let addresses): candidates.append(BackupRule.Candidate(host: host, addresses: addresses))
+            case .temporaryFailure(let reason): lastTemporary = reason
+            case .noSuchDomain, .noAddresses: continue
+            }
+        }
+        switch BackupRule.apply(candidates, ours: localAddresses) {
+        case .loopsBack:
+            return .failure(.temporary(RemoteReply.loopsBack(domain), RemoteReply.loopsBackReason))
+        case .hosts(let left) where left.isEmpty:
+            if let lastTemporary {
+                return .failure(.temporary(RemoteReply.dnsFailure(lastTemporary), "DNS: \(lastTemporary)"))
+            }
+            return .failure(.permanent(RemoteReply.noAddresses(domain), "no address for \(domain)"))
+        case .hosts(let left):
+            return .success(left.flatMap { candidate in
+                candidate.addresses.map { Target(host: candidate.host.name, address: $0, port: 25) }
+            })
+        }
+    }
+}

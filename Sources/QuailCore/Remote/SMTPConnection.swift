@@ -1,0 +1,127 @@
+import Glibc
+
+/// Why talking to one remote address failed.
+public enum RemoteConnectionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `connect` did not complete within `timeoutconnect`.
+    case connectTimedOut
+    /// `connect` failed at once or later (refused, unreachable, …).
+    case connectFailed(Errno)
+    /// A read or write did not progress within `timeoutremote`.
+    case timedOut
+    /// The server closed the connection.
+    case closed
+    /// What the server sent is not SMTP.
+    case badReply(ReplyParseError)
+    case system(String, Errno)
+
+    public var description: String {
+        switch self {
+        case .connectTimedOut: "connection timed out"
+        case .connectFailed(let error): "connect: \(error)"
+        case .timedOut: "timed out waiting for the server"
+        case .closed: "connection closed by the server"
+        case .badReply(let error): "unintelligible reply: \(error)"
+        case .system(let call, let error): "\(call): \(error)"
+        }
+    }
+}
+
+/// What the client flow needs from a connection; `SMTPConnection` over TCP, or a script in tests.
+public protocol SMTPTransport: AnyObject {
+    /// Sends all of `bytes`.
+    func send(_ bytes: [UInt8]) throws(RemoteConnectionError)
+    /// Reads the next whole reply.
+    func readReply() throws(RemoteConnectionError) -> ServerReply
+}
+
+/// A TCP connection to one SMTP server with every wait bounded: `timeoutconnect` for the connect,
+/// `timeoutremote` for each reply and for each step of progress while sending. Closed on deinit.
+public final class SMTPConnection: SMTPTransport {
+    let fd: Int32
+    let timeout: Duration
+    private var parser = ReplyParser()
+
+    private init(fd: Int32, timeout: Duration) {
+        self.fd = fd
+        self.timeout = timeout
+    }
+
+    deinit { close(fd) }
+
+    /// Connects to `address` (IPv4 or IPv6 text) on `port`; non-blocking connect then poll, so a silent
+    /// address costs `connectTimeout` at most.
+    public static func open(to address: String, port: Int, connectTimeout: Duration, replyTimeout: Duration)
+        throws(RemoteConnectionError) -> SMTPConnection
+    {
+        guard let octets = DNSAddress.octets(address), let port = UInt16(exactly: port) else {
+            throw .connectFailed(Errno(rawValue: EINVAL))
+        }
+        let server = DNSServer(octets: octets, port: port)
+        let kind = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue)
+        let fd = socket(octets.count == 4 ? AF_INET : AF_INET6, kind, 0)
+        guard fd >= 0 else { throw .system("socket", .current) }
+        // From here on the connection owns fd; a throw closes it through deinit.
+        let connection = SMTPConnection(fd: fd, timeout: replyTimeout)
+        if server.withSocketAddress({ Glibc.connect(fd, $0, $1) }) != 0 {
+            guard errno == EINPROGRESS else { throw .connectFailed(.current) }
+            guard try connection.wait(for: Int16(POLLOUT), until: .now + connectTimeout) else {
+                throw .connectTimedOut
+            }
+            var failure: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
+            guard failure == 0 else { throw .connectFailed(Errno(rawValue: failure)) }
+        }
+        return connection
+    }
+
+    /// Waits until `events` are ready (true) or `deadline` passes (false).
+    private func wait(for events: Int16, until deadline: ContinuousClock.Instant) throws(RemoteConnectionError) -> Bool {
+        while true {
+            let left = deadline - .now
+            guard left > .zero else { return false }
+            let (seconds, attoseconds) = left.components
+            let milliseconds = Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, 3_600_000))
+            var entry = pollfd(fd: fd, events: events, revents: 0)
+            let ready = poll(&entry, 1, milliseconds)
+            if ready > 0 { return true }
+            if ready < 0, errno != EINTR { throw .system("poll", .current) }
+        }
+    }
+
+    public func send(_ bytes: [UInt8]) throws(RemoteConnectionError) {
+        var sent = 0
+        while sent < bytes.count {
+            guard try wait(for: Int16(POLLOUT), until: .now + timeout) else { throw .timedOut }
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count >= 0 {
+                sent += count
+            } else if errno == EPIPE || errno == ECONNRESET {
+                throw .closed
+            } else if errno != EAGAIN && errno != EINTR {
+                throw .system("send", .current)
+            }
+        }
+    }
+
+    public func readReply() throws(RemoteConnectionError) -> ServerReply {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            do {
+                if let reply = try parser.next() { return reply }
+            } catch {
+                throw .badReply(error)
+            }
+            guard try wait(for: Int16(POLLIN), until: deadline) else { throw .timedOut }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                parser.append(buffer[..<count])
+            } else if count == 0 || errno == ECONNRESET {
+                throw .closed
+            } else if errno != EAGAIN && errno != EINTR {
+                throw .system("recv", .current)
+            }
+        }
+    }
+}

@@ -1,0 +1,311 @@
+import Foundation
+import Glibc
+import QuailCore
+import Testing
+
+/// quail-remote against real servers: dnsmasq for MX, A and CNAME records, aiosmtpd as the primary.
+///
+/// MX hosts are reached on port 25, so each test runs its servers on port 25 of loopback addresses of its
+/// own (127.0.N.2, 127.0.N.3; N differs per test), and the tests run in parallel. The tests run as root.
+/// 127.0.0.1 is this host by its interface; any other 127/8 address is not, unless `moreipme` says so.
+@Suite struct RemoteDeliveryTests {
+    static let message = "From: a@b.test\nSubject: hello\n\n.leading dot\nbody line\n..two dots\nlast line\n"
+
+    /// A home whose resolver is `dns`, with short timeouts.
+    func home(dns: SpawnedServer, _ name: String = #function) throws -> TestHome {
+        let home = try TestHome(name)
+        home.control("resolvers", dns.address)
+        home.control("timeoutconnect", "5")
+        home.control("timeoutremote", "10")
+        return home
+    }
+
+    /// dnsmasq serving `records` for `.test`, started with posix_spawn rather than Foundation's Process:
+    /// a Foundation-spawned dnsmasq left running kept `Programs.run` from ever seeing quail-remote exit
+    /// (its reaper sat in a blocking wait4 on dnsmasq), so these tests hung.
+    func dns(_ records: String...) throws -> SpawnedServer {
+        for _ in 0..<5 {
+            let port = try LoopbackDNS.unusedPort()
+            let server = try SpawnedServer(
+                "/usr/sbin/dnsmasq",
+                [
+                    "--no-daemon", "--no-resolv", "--no-hosts", "--port=\(port)", "--listen-address=127.0.0.1",
+                    "--bind-interfaces", "--local=/test/", "--host-record=ready.test,127.0.0.1",
+                ] + records, address: "127.0.0.1:\(port)")
+            let probe = DNSResolver(
+                servers: [DNSServer(octets: [127, 0, 0, 1], port: port)], timeout: .milliseconds(200), triesPerServer: 1)
+            if waitUntil(10, { !server.isRunning || !probe.lookup("ready.test", .a).data.isEmpty }), server.isRunning {
+                return server
+            }
+        }
+        throw HarnessError("dnsmasq did not start")
+    }
+
+    func remote(_ home: TestHome, _ domain: String, _ recipients: String..., message: String = message)
+        throws -> [String]
+    {
+        let outcome = try Programs.run(
+            "quail-remote", [domain, "sender@b.test"] + recipients, stdin: Array(message.utf8),
+            environment: home.environment)
+        #expect(outcome.status == 0, "quail-remote: \(outcome.stderr)")
+        return outcome.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    /// `message` as it must arrive: every line end CRLF (aiosmtpd hands back the data without dot-stuffing).
+    static func crlf(_ text: String) -> [UInt8] { Array(text.replacingOccurrences(of: "\n", with: "\r\n").utf8) }
+
+    @Test func deliveredByteIdenticalApartFromLineEnds() throws {
+        let primary = try RecordingPrimary("127.0.101.2")
+        let dns = try dns("--mx-host=mail.test,mx1.mail.test,10", "--host-record=mx1.mail.test,127.0.101.2")
+        let lines = try remote(try home(dns: dns), "mail.test", "user@mail.test", "other@mail.test")
+        #expect(lines == ["K250 2.0.0 queued as 1", "K250 2.0.0 queued as 1", "Hup mx1.mail.test 127.0.101.2"])
+        let received = primary.messages()
+        #expect(received.count == 1)
+        #expect(received.first?.data == Self.crlf(Self.message))
+        #expect(received.first?.envelope["to"] as? [String] == ["user@mail.test", "other@mail.test"])
+        #expect(received.first?.envelope["from"] as? String == "sender@b.test")
+        #expect(received.first?.envelope["helo"] as? String == "quail.test")
+    }
+
+    @Test func aBareCRArrivesAsOneMessageWithOnlyCRLF() throws {
+        let primary = try RecordingPrimary("127.0.102.2")
+        let dns = try dns("--mx-host=mail.test,mx1.mail.test,10", "--host-record=mx1.mail.test,127.0.102.2")
+        // A bare CR before "." would end DATA early at a server that takes CR as a line end.
+        let message = "Subject: smuggle\n\nfirst\r.\rMAIL FROM:<evil@x.test>\rlast\n"
+        #expect(try remote(try home(dns: dns), "mail.test", "u@mail.test", message: message).first?.hasPrefix("K") == true)
+        let received = primary.messages()
+        #expect(received.count == 1)
+        let expected = "Subject: smuggle\r\n\r\nfirst\r\n.\r\nMAIL FROM:<evil@x.test>\r\nlast\r\n"
+        #expect(received.first.map { String(decoding: $0.data, as: UTF8.self) } == expected)
+    }
+
+    @Test func mxOrderAndFallbackWhenTheFirstRefusesConnections() throws {
+        let second = try RecordingPrimary("127.0.103.2")
+        let third = try RecordingPrimary("127.0.103.4")
+        let dns = try dns(
+            "--mx-host=mail.test,dead.mail.test,10", "--mx-host=mail.test,mx2.mail.test,20",
+            "--mx-host=mail.test,mx3.mail.test,30", "--host-record=dead.mail.test,127.0.103.3",
+            "--host-record=mx2.mail.test,127.0.103.2", "--host-record=mx3.mail.test,127.0.103.4")
+        #expect(try remote(try home(dns: dns), "mail.test", "u@mail.test") == ["K250 2.0.0 queued as 1", "Hup mx2.mail.test 127.0.103.2"])
+        #expect(second.messages().count == 1)
+        #expect(third.messages().isEmpty)
+    }
+
+    @Test func aBackupAtTwentyDeliversToThePrimaryAtTen() throws {
+        let primary = try RecordingPrimary("127.0.104.2")
+        let dns = try dns(
+            "--mx-host=partner2.test,mx1.partner2.test,10", "--mx-host=partner2.test,backup.quail.test,20",
+            "--host-record=mx1.partner2.test,127.0.104.2", "--host-record=backup.quail.test,127.0.104.9")
+        let home = try home(dns: dns)
+        home.control("moreipme", "127.0.104.9")
+        home.control("rcpthosts", "partner2.test")
+        #expect(try remote(home, "partner2.test", "u@partner2.test") == ["K250 2.0.0 queued as 1", "Hup mx1.partner2.test 127.0.104.2"])
+        #expect(primary.messages().count == 1)
+    }
+
+    @Test func weAreTheBestMXSoNothingIsSentAnywhere() throws {
+        // Our MX 10 is 127.0.0.1 (an interface address); the working server at 20 must not get the mail.
+        let worse = try RecordingPrimary("127.0.105.3")
+        let dns = try dns(
+            "--mx-host=partner2.test,backup.quail.test,10", "--mx-host=partner2.test,mx2.partner2.test,20",
+            "--host-record=backup.quail.test,127.0.0.1", "--host-record=mx2.partner2.test,127.0.105.3")
+        let home = try home(dns: dns)
+        home.control("rcpthosts", "partner2.test")
+        #expect(
+            try remote(home, "partner2.test", "u@partner2.test", "v@partner2.test") == [
+                "Zthis host is the best MX for partner2.test and partner2.test is not in locals (loops back to myself) (#4.4.6)",
+                "Zthis host is the best MX for partner2.test and partner2.test is not in locals (loops back to myself) (#4.4.6)",
+                "Hdown loops back to myself",
+            ])
+        #expect(worse.connections() == 0)
+    }
+
+    @Test func cnameTargetsAndImplicitMX() throws {
+        let primary = try RecordingPrimary("127.0.106.2")
+        let dns = try dns(
+            "--mx-host=aliased.test,alias.aliased.test,10", "--cname=alias.aliased.test,real.aliased.test",
+            "--host-record=real.aliased.test,127.0.106.2", "--host-record=implicit.test,127.0.106.2")
+        let home = try home(dns: dns)
+        #expect(try remote(home, "aliased.test", "u@aliased.test") == ["K250 2.0.0 queued as 1", "Hup alias.aliased.test 127.0.106.2"])
+        #expect(try remote(home, "implicit.test", "u@implicit.test") == ["K250 2.0.0 queued as 2", "Hup implicit.test 127.0.106.2"])
+        #expect(primary.messages().count == 2)
+    }
+
+    @Test func nullMXAndNoSuchDomainFailPermanently() throws {
+        let dns = try dns("--dns-rr=nullmx.test,15,000000")
+        let home = try home(dns: dns)
+        #expect(
+            try remote(home, "nullmx.test", "u@nullmx.test") == [
+                "D" + RemoteReply.nullMX, "Hdown null MX for nullmx.test",
+            ])
+        let lines = try remote(home, "nowhere.test", "u@nowhere.test", "v@nowhere.test")
+        #expect(lines.count == 3)
+        #expect(lines.prefix(2).allSatisfy { $0.hasPrefix("D") && $0.hasSuffix("(#5.1.2)") })
+    }
+
+    @Test func dnsFailureAndNothingListeningAreTemporaryAndDown() throws {
+        let failing = try LoopbackDNS.python("servfail")
+        let home = try TestHome()
+        home.control("resolvers", failing.address)
+        let lines = try remote(home, "mail.test", "u@mail.test")
+        #expect(lines.count == 2 && lines[0].hasPrefix("Z") && lines[0].hasSuffix("(#4.4.3)") && lines[1].hasPrefix("Hdown DNS:"))
+        // MX records pointing at addresses where nothing listens.
+        let dns = try dns("--mx-host=mail.test,mx1.mail.test,10", "--host-record=mx1.mail.test,127.0.107.2,127.0.107.3")
+        let dead = try remote(try self.home(dns: dns), "mail.test", "u@mail.test")
+        #expect(dead.count == 2 && dead[0].hasPrefix("Z") && dead[0].hasSuffix("(#4.4.1)"))
+        #expect(dead[1].hasPrefix("Hdown mx1.mail.test [127.0.107.3]: connect:"))
+    }
+
+    @Test func smtproutesWithAPortAndTheCatchAllIsNotForBackedUpDomains() throws {
+        let port = try LoopbackDNS.unusedPort()
+        let relay = try RecordingPrimary("127.0.108.2", port: port)
+        let smarthost = try RecordingPrimary("127.0.108.3", port: port)
+        let primary = try RecordingPrimary("127.0.108.4")
+        let dns = try dns(
+            "--host-record=relay.route.test,127.0.108.2", "--mx-host=partner2.test,mx1.partner2.test,10",
+            "--host-record=mx1.partner2.test,127.0.108.4")
+        let home = try home(dns: dns)
+        home.control("rcpthosts", "partner2.test")
+        home.control("smtproutes", "routed.test:relay.route.test:\(port)", "literal.test:[127.0.108.2]:\(port)", ":[127.0.108.3]:\(port)")
+        #expect(try remote(home, "routed.test", "u@routed.test") == ["K250 2.0.0 queued as 1", "Hup relay.route.test 127.0.108.2"])
+        #expect(try remote(home, "literal.test", "u@literal.test") == ["K250 2.0.0 queued as 2", "Hup 127.0.108.2 127.0.108.2"])
+        #expect(try remote(home, "elsewhere.test", "u@elsewhere.test") == ["K250 2.0.0 queued as 1", "Hup 127.0.108.3 127.0.108.3"])
+        #expect(try remote(home, "partner2.test", "u@partner2.test") == ["K250 2.0.0 queued as 1", "Hup mx1.partner2.test 127.0.108.4"])
+        #expect(relay.messages().count == 2 && smarthost.messages().count == 1 && primary.messages().count == 1)
+        #expect(primary.messages().first?.envelope["to"] as? [String] == ["u@partner2.test"])
+    }
+
+    @Test func serverRefusalsBecomeZAndDWithTheRemoteText() throws {
+        let primary = try RecordingPrimary("127.0.109.2")
+        let dns = try dns("--mx-host=mail.test,mx1.mail.test,10", "--host-record=mx1.mail.test,127.0.109.2")
+        let home = try home(dns: dns)
+        #expect(
+            try remote(home, "mail.test", "temp@mail.test", "ok@mail.test", "reject@mail.test") == [
+                "Z451 4.7.1 try again later, temp", "K250 2.0.0 queued as 1", "D550 5.1.1 no such user reject",
+                "Hup mx1.mail.test 127.0.109.2",
+            ])
+        // Refused after DATA: every accepted recipient shares the final reply; multi-line joined.
+        #expect(try remote(home, "mail.test", "datafail@mail.test", "ok@mail.test").prefix(2) == [
+            "D554 5.6.0 message refused 5.6.0 content rejected here", "D554 5.6.0 message refused 5.6.0 content rejected here",
+        ])
+        #expect(try remote(home, "mail.test", "datatemp@mail.test").first == "Z452 4.3.1 insufficient system storage")
+        // Nobody accepted: still a host that spoke, so the destination is up.
+        #expect(try remote(home, "mail.test", "temp2@mail.test") == ["Z451 4.7.1 try again later, temp2", "Hup mx1.mail.test 127.0.109.2"])
+        #expect(primary.messages().count == 1)
+    }
+
+    @Test func usageErrorPrintsNothingAndExits111() throws {
+        let outcome = try Programs.run("quail-remote", ["mail.test", "sender@b.test"], environment: try TestHome().environment)
+        #expect(outcome.status == 111 && outcome.stdout.isEmpty)
+    }
+}
+
+/// A server process started with posix_spawn, killed and reaped by pid when released.
+final class SpawnedServer {
+    let pid: pid_t
+    /// Where it listens, as `control/resolvers` writes it.
+    let address: String
+
+    /// Starts `path`; with `readyLine`, waits until the server prints it (or exits without a word).
+    init(_ path: String, _ arguments: [String], address: String, readyLine: String? = nil) throws {
+        self.address = address
+        let null = try FileIO.open("/dev/null", O_RDWR)
+        defer { close(null) }
+        let output = try FileIO.makePipe()
+        pid = try ChildProcess.spawn(path, arguments: arguments, stdin: null, stdout: output.write, stderr: null)
+        close(output.write)
+        defer { close(output.read) }
+        guard let readyLine else { return }
+        var seen: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(output.read, &byte, 1) == 1, byte != 0x0A { seen.append(byte) }
+        guard String(decoding: seen, as: UTF8.self) == readyLine else {
+            throw HarnessError("\(path) did not start on \(address) (port busy?)")
+        }
+    }
+
+    var isRunning: Bool { kill(pid, 0) == 0 && waitpid(pid, nil, WNOHANG) == 0 }
+
+    deinit {
+        kill(pid, SIGKILL)
+        waitpid(pid, nil, 0)
+    }
+}
+
+/// aiosmtpd on `host:port`, saving each accepted message's envelope and exact DATA bytes in a directory.
+/// Recipients steer its replies: `temp…` 451 and `reject…` 550 at RCPT, `datatemp…` 452 and `datafail…`
+/// a multi-line 554 after DATA.
+private final class RecordingPrimary {
+    let server: SpawnedServer
+    let directory: String
+
+    init(_ host: String, port: UInt16 = 25) throws {
+        directory = NSTemporaryDirectory() + "quail-primary-\(host)-\(port)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        server = try SpawnedServer(
+            "/usr/bin/env", ["python3", "-c", Self.script, host, String(port), directory], address: "\(host):\(port)",
+            readyLine: "ready")
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// The messages received so far, in order: the envelope as JSON and the DATA bytes.
+    func messages() -> [(envelope: [String: Any], data: [UInt8])] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".env") }
+        return names.sorted { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }.map { name in
+            let stem = directory + "/" + name.dropLast(4)
+            let envelope = FileManager.default.contents(atPath: stem + ".env").flatMap { try? JSONSerialization.jsonObject(with: $0) }
+            return (envelope as? [String: Any] ?? [:], Array(FileManager.default.contents(atPath: stem + ".data") ?? Data()))
+        }
+    }
+
+    /// How many SMTP sessions were started (the controller's own readiness check is not counted).
+    func connections() -> Int {
+        (try? String(contentsOfFile: directory + "/connections", encoding: .utf8))?.count ?? 0
+    }
+
+    static let script = #"""
+        import json, os, sys, time
+        from aiosmtpd.controller import Controller
+        host, port, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+        class Handler:
+            count = 0
+            async def handle_EHLO(self, server, session, envelope, hostname, responses):
+                with open(os.path.join(directory, "connections"), "a") as f:
+                    f.write("x")
+                session.host_name = hostname
+                return responses
+            async def handle_HELO(self, server, session, envelope, hostname):
+                session.host_name = hostname
+                return "250 %s" % server.hostname
+            async def handle_RCPT(self, server, session, envelope, address, options):
+                local = address.split("@")[0]
+                if local.startswith("temp"):
+                    return "451 4.7.1 try again later, " + local
+                if local.startswith("reject"):
+                    return "550 5.1.1 no such user " + local
+                envelope.rcpt_tos.append(address)
+                return "250 2.1.5 ok"
+            async def handle_DATA(self, server, session, envelope):
+                locals_ = [r.split("@")[0] for r in envelope.rcpt_tos]
+                if any(l.startswith("datatemp") for l in locals_):
+                    return "452 4.3.1 insufficient system storage"
+                if any(l.startswith("datafail") for l in locals_):
+                    return "554-5.6.0 message refused\r\n554 5.6.0 content rejected here"
+                Handler.count += 1
+                stem = os.path.join(directory, str(Handler.count))
+                with open(stem + ".data", "wb") as f:
+                    f.write(envelope.original_content)
+                with open(stem + ".tmp", "w") as f:
+                    json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "helo": session.host_name}, f)
+                os.rename(stem + ".tmp", stem + ".env")
+                return "250 2.0.0 queued as %d" % Handler.count
+
+        controller = Controller(Handler(), hostname=host, port=port)
+        controller.start()
+        print("ready", flush=True)
+        while True:
+            time.sleep(3600)
+        """#
+}

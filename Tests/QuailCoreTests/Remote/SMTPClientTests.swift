@@ -1,0 +1,83 @@
+import Testing
+
+@testable import QuailCore
+
+/// A server that answers each command from a script and records what the client sent.
+final class ScriptedTransport: SMTPTransport {
+    var replies: [ServerReply]
+    var sent: [String] = []
+
+    init(_ replies: [(Int, String)]) { self.replies = replies.map { ServerReply(code: $0.0, lines: [$0.1]) } }
+
+    func send(_ bytes: [UInt8]) throws(RemoteConnectionError) { sent.append(String(decoding: bytes, as: UTF8.self)) }
+
+    func readReply() throws(RemoteConnectionError) -> ServerReply {
+        guard !replies.isEmpty else { throw .closed }
+        return replies.removeFirst()
+    }
+}
+
+@Suite struct SMTPClientTests {
+    func client(_ recipients: [String], sender: String = "a@b.test") -> SMTPClient {
+        SMTPClient(me: "quail.test", sender: sender, recipients: recipients, message: Array("hi\n".utf8))
+    }
+
+    @Test func aResultPerRecipientAndTheMessageOnce() {
+        let server = ScriptedTransport([
+            (220, "hi"), (250, "mx\nSIZE"), (250, "sender ok"), (250, "ok"), (451, "later"), (550, "no user"),
+            (354, "go"), (250, "queued"), (221, "bye"),
+        ])
+        server.replies[1] = ServerReply(code: 250, lines: ["mx", "SIZE 1000"])
+        let outcome = client(["x@d.test", "y@d.test", "z@d.test"]).run(on: server, host: "mx")
+        #expect(outcome == .spoke([.delivered("250 queued"), .deferred("451 later"), .failed("550 no user")]))
+        #expect(
+            server.sent == [
+                "EHLO quail.test\r\n", "MAIL FROM:<a@b.test> SIZE=4\r\n", "RCPT TO:<x@d.test>\r\n",
+                "RCPT TO:<y@d.test>\r\n", "RCPT TO:<z@d.test>\r\n", "DATA\r\n", "hi\r\n.\r\n", "QUIT\r\n",
+            ])
+    }
+
+    @Test func heloWhenEHLOIsUnknownAndTheNullSenderForDoubleBounces() {
+        let server = ScriptedTransport([(220, "hi"), (502, "what"), (250, "hello"), (250, "ok"), (250, "ok"), (354, "go"), (250, "done")])
+        #expect(client(["x@d.test"], sender: "#@[]").run(on: server, host: "mx") == .spoke([.delivered("250 done")]))
+        #expect(server.sent.prefix(3) == ["EHLO quail.test\r\n", "HELO quail.test\r\n", "MAIL FROM:<>\r\n"])
+    }
+
+    @Test func aBadGreetingMeansTryTheNextHost() {
+        let server = ScriptedTransport([(421, "busy")])
+        #expect(client(["x@d.test"]).run(on: server, host: "mx") == .unreachable("greeting: 421 busy"))
+        #expect(client(["x@d.test"]).run(on: ScriptedTransport([]), host: "mx") == .unreachable("connection closed by the server"))
+    }
+
+    @Test func refusedSenderFailsEveryone() {
+        let temporary = ScriptedTransport([(220, "hi"), (250, "mx"), (451, "greylisted")])
+        #expect(client(["x@d.test", "y@d.test"]).run(on: temporary, host: "mx") == .spoke([.deferred("451 greylisted"), .deferred("451 greylisted")]))
+        let permanent = ScriptedTransport([(220, "hi"), (250, "mx"), (553, "go away")])
+        #expect(client(["x@d.test"]).run(on: permanent, host: "mx") == .spoke([.failed("553 go away")]))
+    }
+
+    @Test func noDataWhenNobodyWasAccepted() {
+        let server = ScriptedTransport([(220, "hi"), (250, "mx"), (250, "ok"), (550, "no"), (221, "bye")])
+        #expect(client(["x@d.test"]).run(on: server, host: "mx") == .spoke([.failed("550 no")]))
+        #expect(!server.sent.contains("DATA\r\n"))
+    }
+
+    @Test func aLostConnectionDefersOnlyTheUnfinished() {
+        let server = ScriptedTransport([(220, "hi"), (250, "mx"), (250, "ok"), (550, "no"), (250, "ok"), (354, "go")])
+        guard case .spoke(let results) = client(["x@d.test", "y@d.test"]).run(on: server, host: "mx [1.2.3.4]") else {
+            Issue.record("expected the host to count as spoken to")
+            return
+        }
+        #expect(results[0] == .failed("550 no"))
+        #expect(results[1] == .deferred("connection to mx [1.2.3.4] lost: connection closed by the server (#4.4.2)"))
+    }
+
+    @Test func aLineBreakInAnAddressIsNeverSent() {
+        let server = ScriptedTransport([(220, "hi"), (250, "mx"), (250, "ok"), (250, "ok"), (354, "go"), (250, "done")])
+        let outcome = client(["x@d.test\r\nRCPT TO:<evil@d.test>", "y@d.test"]).run(on: server, host: "mx")
+        guard case .spoke(let results) = outcome else { return #expect(Bool(false)) }
+        #expect(results[0] == .failed(RemoteReply.unsafeAddress("x@d.test\r\nRCPT TO:<evil@d.test>")))
+        #expect(results[1] == .delivered("250 done"))
+        #expect(!server.sent.contains { $0.contains("evil") })
+    }
+}
