@@ -5,11 +5,13 @@ import Testing
 
 /// Recovery-aware retry: the backlog of a backup MX reaches the primary the moment it is back.
 @Suite(.serialized) struct RecoveryTests {
-    /// A backup for partner.test whose primary is `primary` (routed by smtproutes, so no DNS is needed here).
-    func backup(primary: TestPrimary, probeInterval: Int, _ name: String = #function) throws -> TestHome {
+    static let primaryHost = "127.0.0.2"
+
+    /// A backup for partner.test whose primary is `host:port` (routed by smtproutes, so no DNS is needed here).
+    func backup(port: UInt16, probeInterval: Int, _ name: String = #function) throws -> TestHome {
         let home = try TestHome(name)
         home.control("rcpthosts", "partner.test")
-        home.control("smtproutes", "partner.test:[\(primary.host)]:\(primary.port)")
+        home.control("smtproutes", "partner.test:[\(Self.primaryHost)]:\(port)")
         home.control("probeinterval", String(probeInterval))
         // Without recovery-aware retry, every deferred message would try again each second.
         home.control("retryschedule", "1s")
@@ -34,35 +36,76 @@ import Testing
     }
 
     @Test func aFreshMessageBringsTheWholeBacklog() throws {
-        let primary = TestPrimary(directory: NSTemporaryDirectory() + "primary-\(getpid())-fresh")
+        let port = try LoopbackDNS.unusedPort()
         // A probe interval far beyond the test: only the fresh message can find the primary back.
-        let home = try backup(primary: primary, probeInterval: 3600)
+        let home = try backup(port: port, probeInterval: 3600)
         let send = try home.startSend()
         try holdThirty(home, send)
         let before = startCount(send)
         usleep(3_000_000)
         #expect(startCount(send) == before, "parked messages made attempts of their own")
-        try primary.start()
+        let primary = try RecordingPrimary(Self.primaryHost, port: port)
         #expect(try home.inject("Subject: fresh\n\nnew\n", to: ["user@partner.test"], from: "a@example.org").status == 0)
-        #expect(waitUntil(60) { primary.messages.count == 31 }, "\(primary.messages.count) at the primary\n\(send.log.suffix(3000))")
+        #expect(waitUntil(60) { primary.messages().count == 31 }, "\(primary.messages().count) at the primary\n\(send.log.suffix(3000))")
         #expect(waitUntil(10) { home.queueIsEmpty() })
         send.stop()
     }
 
     @Test func aProbeFindsThePrimaryWithoutNewMail() throws {
-        let primary = TestPrimary(directory: NSTemporaryDirectory() + "primary-\(getpid())-probe")
-        let home = try backup(primary: primary, probeInterval: 5)
+        let port = try LoopbackDNS.unusedPort()
+        let home = try backup(port: port, probeInterval: 5)
         let send = try home.startSend()
         try holdThirty(home, send)
         // While down: one attempt per probe interval, not one per message.
         let before = startCount(send)
         usleep(11_000_000)
         #expect(startCount(send) - before <= 3, "\(startCount(send) - before) attempts in 11 s with a 5 s probe interval")
-        try primary.start()
+        let primary = try RecordingPrimary(Self.primaryHost, port: port)
         let back = Date()
-        #expect(waitUntil(5 + 30) { primary.messages.count == 30 }, "\(primary.messages.count) at the primary\n\(send.log.suffix(3000))")
+        #expect(waitUntil(5 + 30) { primary.messages().count == 30 }, "\(primary.messages().count) at the primary\n\(send.log.suffix(3000))")
         print("recovery: 30 held messages at the primary \(String(format: "%.1f", Date().timeIntervalSince(back))) s after it came back")
         #expect(waitUntil(10) { home.queueIsEmpty() })
+        send.stop()
+    }
+
+    @Test func aRemoteRefusalBouncesWithTheRemoteText() throws {
+        let port = try LoopbackDNS.unusedPort()
+        let primary = try RecordingPrimary(Self.primaryHost, port: port)
+        let home = try backup(port: port, probeInterval: 5)
+        home.control("locals", "example.test")
+        #expect(try home.inject("Subject: to a stranger\n\nhello\n", to: ["rejectme@partner.test", "user@partner.test"],
+                                from: "sender@example.test").status == 0)
+        let send = try home.startSend()
+        #expect(waitUntil(30) { home.maildirNew("sender", "example.test").count == 1 }, "\(send.log)")
+        #expect(waitUntil(10) { home.queueIsEmpty() })
+        send.stop()
+        #expect(primary.messages().count == 1)
+        let bounce = try #require(FileManager.default.contents(atPath: home.maildirNew("sender", "example.test")[0]))
+        let parsed = try python("""
+            import email, sys
+            m = email.message_from_bytes(sys.stdin.buffer.read())
+            status = [p for p in m.walk() if p.get_content_type() == 'message/delivery-status'][0]
+            blocks = [b for b in status.get_payload() if b['Final-Recipient']]
+            print(m.get_content_type(), len(blocks), blocks[0]['Final-Recipient'], blocks[0]['Status'],
+                  blocks[0]['Remote-MTA'], '|', blocks[0]['Diagnostic-Code'])
+            """, input: Array(bounce))
+        #expect(parsed == "multipart/report 1 rfc822; rejectme@partner.test 5.1.1 dns; 127.0.0.2 | smtp; 550 5.1.1 no such user rejectme")
+    }
+
+    @Test func theBestMXKeepsTheMailAndSaysWhy() throws {
+        let dns = try startDNSMasq(["--mx-host=partner.test,me.partner.test,10", "--host-record=me.partner.test,127.0.0.1"])
+        let home = try TestHome()
+        home.control("rcpthosts", "partner.test")
+        home.control("resolvers", dns.address)
+        #expect(try home.inject("Subject: no way out\n\nx\n", to: ["user@partner.test"], from: "a@example.org").status == 0)
+        let send = try home.startSend()
+        #expect(waitUntil(20) { send.log.contains("this_host_is_the_best_MX_for_partner.test_and_partner.test_is_not_in_locals") },
+                "\(send.log)")
+        let listing = try home.queueListing()
+        #expect(listing.count == 1)
+        let recipient = (listing.first?["recipients"] as? [[String: Any]])?.first
+        #expect(recipient?["state"] as? String == "pending")
+        #expect((recipient?["last_error"] as? String ?? "").contains("loops back to myself"))
         send.stop()
     }
 }

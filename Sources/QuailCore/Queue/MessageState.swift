@@ -21,13 +21,17 @@ public struct MessageState: Sendable, Equatable {
         public var attempts = 0
         public var nextAttempt = 0
         public var lastError = ""
+        /// The SMTP server that gave `lastError`, empty when it came from quail itself.
+        public var remoteHost = ""
 
-        public init(address: String, status: Status = .pending, attempts: Int = 0, nextAttempt: Int = 0, lastError: String = "") {
+        public init(address: String, status: Status = .pending, attempts: Int = 0, nextAttempt: Int = 0, lastError: String = "",
+                    remoteHost: String = "") {
             self.address = address
             self.status = status
             self.attempts = attempts
             self.nextAttempt = nextAttempt
             self.lastError = lastError
+            self.remoteHost = remoteHost
         }
 
         /// Whether nothing more is to be done for this recipient.
@@ -61,7 +65,7 @@ extension MessageState {
     public var encoded: [UInt8] {
         var text = "quail-state 1\nbirth \(birth)\nbytes \(bytes)\noffset \(offset)\nheld \(held ? 1 : 0)\nsender \(escape(sender))\n"
         for r in recipients {
-            text += "rcpt \(r.status.rawValue) \(r.attempts) \(r.nextAttempt) \(escape(r.address)) \(escape(r.lastError))\n"
+            text += "rcpt \(r.status.rawValue) \(r.attempts) \(r.nextAttempt) \(escape(r.address)) \(escape(r.lastError)) \(escape(r.remoteHost))\n"
         }
         return Array(text.utf8)
     }
@@ -75,10 +79,13 @@ extension MessageState {
         for line in lines.dropFirst() {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             if parts.first == "rcpt" {
-                guard parts.count == 6, let status = Status(rawValue: parts[1]), let attempts = Int(parts[2]),
-                    let next = Int(parts[3]), let address = unescape(parts[4]), let error = unescape(parts[5])
+                // Six fields before the remote host was recorded; seven since.
+                guard parts.count == 6 || parts.count == 7, let status = Status(rawValue: parts[1]), let attempts = Int(parts[2]),
+                    let next = Int(parts[3]), let address = unescape(parts[4]), let error = unescape(parts[5]),
+                    let host = parts.count == 7 ? unescape(parts[6]) : ""
                 else { return nil }
-                recipients.append(Recipient(address: address, status: status, attempts: attempts, nextAttempt: next, lastError: error))
+                recipients.append(Recipient(address: address, status: status, attempts: attempts, nextAttempt: next, lastError: error,
+                                            remoteHost: host))
             } else if parts.count == 2 {
                 fields[parts[0]] = parts[1]
             } else {

@@ -18,13 +18,13 @@ final class Destination {
 /// The destination line quail-remote prints after its per-recipient report lines.
 enum DestinationReport: Equatable {
     /// `Hup HOST IP`: a host accepted the connection and spoke SMTP.
-    case up
+    case up(host: String)
     /// `Hdown REASON`: no host could be reached, or none is left to try.
     case down(String)
 
     init?(line: String) {
         if line.hasPrefix("Hup") {
-            self = .up
+            self = .up(host: line.dropFirst(3).split(separator: " ").first.map(String.init) ?? "")
         } else if line.hasPrefix("Hdown") {
             self = .down(String(line.dropFirst(5)).trimmingWhitespace())
         } else {

@@ -148,10 +148,12 @@ extension Scheduler {
         for result in results { SendLog.result(delivery.number, result) }
         let report = Scheduler.destinationReport(of: delivery)
         let parkUntil = delivery.destination.flatMap { noteDown(report, at: $0, results: results) }
+        var remoteHost = ""
+        if case .up(let host) = report { remoteHost = host }
         if let message = messages[delivery.id] {
-            record(results, for: delivery.recipients, of: message, parkingUntil: parkUntil, at: delivery.destination)
+            record(results, for: delivery.recipients, of: message, parkingUntil: parkUntil, at: delivery.destination, remoteHost: remoteHost)
         }
-        if let destination = delivery.destination, report == .up || results.contains(where: { if case .delivered = $0 { true } else { false } }) {
+        if let destination = delivery.destination, !remoteHost.isEmpty || results.contains(where: { if case .delivered = $0 { true } else { false } }) {
             markUp(destination)
         }
         logStatus()

@@ -9,12 +9,13 @@ extension Scheduler {
     /// Applies one delivery's results; once nothing of the message is in flight, settles it.
     /// With `parkingUntil`, deferred recipients are parked at `destination` until it recovers.
     func record(_ results: [DeliveryResult], for indices: [Int], of message: QueuedMessage,
-                parkingUntil: Int? = nil, at destination: String? = nil) {
+                parkingUntil: Int? = nil, at destination: String? = nil, remoteHost: String = "") {
         let now = MailDate.now()
         for (index, result) in zip(indices, results) {
             message.inFlight.remove(index)
             var recipient = message.state.recipients[index]
             recipient.attempts += 1
+            recipient.remoteHost = remoteHost
             switch result {
             case .delivered:
                 recipient.status = .delivered
@@ -91,8 +92,11 @@ extension Scheduler {
             SendLog.warning("cannot read message \(message.id) for its bounce: \(error)")
             return
         }
-        let failures = failed.map { FailedRecipient(address: message.state.recipients[$0].address,
-                                                     diagnostic: message.state.recipients[$0].lastError, remoteHost: nil) }
+        let failures = failed.map { index in
+            let recipient = message.state.recipients[index]
+            return FailedRecipient(address: recipient.address, diagnostic: recipient.lastError,
+                                   remoteHost: recipient.remoteHost.isEmpty ? nil : recipient.remoteHost)
+        }
         let report = Bounce.message(original: original, originalSender: message.state.sender, failures: failures,
                                     arrival: message.state.birth, now: MailDate.now(), me: config.me,
                                     from: "\(config.bounceFrom)@\(config.bounceHost)", to: envelope.recipients[0])
