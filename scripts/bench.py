@@ -9,8 +9,11 @@ Measures, on this machine, in a fresh temporary QUAIL_HOME:
     through quail-inject, with 1 and with P parallel injectors, nothing draining;
   - local delivery: N messages queued with quail-send stopped, then quail-send
     started and timed until the Maildir's new/ holds N files.
-Every rate is also given as a ratio to the disk ceiling. Loopback only, bounded
-loops and timeouts; writes nothing outside its temporary directory.
+Every rate is also given as a ratio to the disk ceiling. Then the SMTP part
+(scripts/bench_smtp.py): quail-smtpd and a private Postfix, each a backup MX whose
+primary is down, under the same smtp-source load; and the memory of one idle SMTP
+session in each. `--only queue` or `--only smtp` runs one part. Loopback only,
+bounded loops and timeouts; writes nothing outside its temporary directory.
 """
 
 import argparse
@@ -23,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_smtp
 
 MESSAGE_SIZE = 4096
 SPLIT = 23  # QueueLayout.split
@@ -262,6 +267,15 @@ def machine():
     return model, os.cpu_count()
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages: figures taken on a busy machine say so."""
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def filesystem(path):
     try:
         out = subprocess.run(["df", "-T", path], capture_output=True, text=True, check=True).stdout.splitlines()
@@ -280,51 +294,94 @@ def main():
     parser.add_argument("--stall", type=float, default=30, help="give up when no delivery for this long (default 30)")
     parser.add_argument("--dir", default=None, help="where to make the temporary home (default $TMPDIR or /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--only", choices=["all", "queue", "smtp"], default="all",
+                        help="queue: injection and local delivery; smtp: quail-smtpd against Postfix (default all)")
+    parser.add_argument("--smtp-messages", type=int, default=5000, help="messages per SMTP case (default 5000)")
+    parser.add_argument("--smtp-sessions", default="1,20,100",
+                        help="smtp-source -s values, comma-separated (default 1,20,100)")
+    parser.add_argument("--smtp-size", type=int, default=4096, help="smtp-source -l (default 4096)")
+    parser.add_argument("--smtp-timeout", type=float, default=600, help="seconds per SMTP case (default 600)")
+    parser.add_argument("--smtp-repeat", type=int, default=1,
+                        help="runs per SMTP case, quail and Postfix alternating; the median is shown (default 1)")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
-    for program in ["quail-queue", "quail-inject", "quail-send"]:
+    try:
+        args.smtp_sessions = [int(v) for v in args.smtp_sessions.split(",")]
+    except ValueError:
+        parser.error("--smtp-sessions takes numbers separated by commas")
+    needed = {"queue": ["quail-queue", "quail-inject", "quail-send"], "smtp": ["quail-send", "quail-qstat"]}
+    for program in needed["queue"] + needed["smtp"] if args.only == "all" else needed[args.only]:
         if not os.access(os.path.join(args.bin, program), os.X_OK):
             sys.exit(f"scripts/bench: {args.bin}/{program} is missing; build first (swift build -c release)")
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so the finally clauses stop what was started
+    # (a Postfix master outlives us otherwise) and remove the temporary directory.
+    for number in [signal.SIGTERM, signal.SIGHUP]:
+        signal.signal(number, lambda received, _: sys.exit(128 + received))
 
     work = tempfile.mkdtemp(prefix="quail-bench-", dir=args.dir)
     model, cpus = machine()
     print(f"quail bench, {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    print(f"machine: {model}, nproc {cpus}, Linux {platform.release()}")
+    print(f"machine: {model}, nproc {cpus}, Linux {platform.release()}, load average {load_average()}")
     print(f"disk: {filesystem(work)}, temporary home under {work}")
-    print(f"N = {args.n} messages of {MESSAGE_SIZE} bytes per case, {args.parallel} parallel injectors", flush=True)
+    if args.only != "smtp":
+        print(f"N = {args.n} messages of {MESSAGE_SIZE} bytes per case, {args.parallel} parallel injectors")
+    if args.only != "queue":
+        print(f"SMTP: {args.smtp_messages} messages of smtp-source -l {args.smtp_size} per case, "
+              f"sessions {','.join(map(str, args.smtp_sessions))}, {args.smtp_repeat} run(s) each; command: "
+              + " ".join(bench_smtp.smtp_source_argv("S", args.smtp_messages, args.smtp_size, "PORT")))
+    sys.stdout.flush()
 
-    results = []
+    results, smtp_rows, remarks, smtp_failed = [], [], [], False
+    step = lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)
     try:
-        message_file = os.path.join(work, "message")
-        envelope_file = os.path.join(work, "envelope")
-        with open(message_file, "wb") as f:
-            f.write(make_message(MESSAGE_SIZE))
-        with open(envelope_file, "wb") as f:
-            f.write(b"Fbench@quail.local\0T" + RECIPIENT.encode() + b"\0\0")
-        files = (message_file, envelope_file)
-
-        step = lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)
-        step("disk ceiling")
-        ceiling, elapsed = disk_ceiling(work, args.n)
-        results.append(("disk ceiling: write 4 KiB + fsync + rename + dir fsync", ceiling, f"{args.n} in {elapsed:.2f} s"))
-        for parallel in [1, args.parallel]:
-            label = f"start-up floor: quail-queue, no commit, {parallel} at a time"
-            step(label)
-            startup_floor_case(args, work, parallel, message_file, results, label)
-        for kind in ["quail-queue", "quail-inject"]:
-            for parallel in [1, args.parallel]:
-                label = f"{kind}, {parallel} injector{'s' if parallel > 1 else ''}"
-                step(label)
-                injection_case(args, work, kind, parallel, files, results, label)
-        label = "local delivery: quail-send + quail-local to a Maildir"
-        step(label)
-        local_delivery_case(args, work, files, results, label)
+        if args.only != "smtp":
+            queue_part(args, work, results, step)
+        if args.only != "queue":
+            smtp_rows, remarks, smtp_failed = bench_smtp.smtp_part(args, work, step)
     finally:
         if args.keep:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
 
+    if results:
+        print_queue_table(results)
+    if smtp_rows:
+        bench_smtp.print_table(smtp_rows, remarks)
+    # Cases that cannot run yet are n/a, not errors; a measured case that lost or refused messages is.
+    queue_failed = any(rate is not None and "failed" in note for _, rate, note in results)
+    return 1 if queue_failed or smtp_failed else 0
+
+
+def queue_part(args, work, results, step):
+    """The disk ceiling, the start-up floor, injection and local delivery, appended to `results`."""
+    message_file = os.path.join(work, "message")
+    envelope_file = os.path.join(work, "envelope")
+    with open(message_file, "wb") as f:
+        f.write(make_message(MESSAGE_SIZE))
+    with open(envelope_file, "wb") as f:
+        f.write(b"Fbench@quail.local\0T" + RECIPIENT.encode() + b"\0\0")
+    files = (message_file, envelope_file)
+
+    step("disk ceiling")
+    ceiling, elapsed = disk_ceiling(work, args.n)
+    results.append(("disk ceiling: write 4 KiB + fsync + rename + dir fsync", ceiling, f"{args.n} in {elapsed:.2f} s"))
+    for parallel in [1, args.parallel]:
+        label = f"start-up floor: quail-queue, no commit, {parallel} at a time"
+        step(label)
+        startup_floor_case(args, work, parallel, message_file, results, label)
+    for kind in ["quail-queue", "quail-inject"]:
+        for parallel in [1, args.parallel]:
+            label = f"{kind}, {parallel} injector{'s' if parallel > 1 else ''}"
+            step(label)
+            injection_case(args, work, kind, parallel, files, results, label)
+    label = "local delivery: quail-send + quail-local to a Maildir"
+    step(label)
+    local_delivery_case(args, work, files, results, label)
+
+
+def print_queue_table(results):
+    ceiling = results[0][1]
     print()
     width = max(len(r[0]) for r in results)
     print(f"| {'case'.ljust(width)} | {'msg/s':>8} | {'x disk':>7} | notes")
@@ -334,8 +391,6 @@ def main():
             print(f"| {label.ljust(width)} | {'n/a':>8} | {'n/a':>7} | {note}")
         else:
             print(f"| {label.ljust(width)} | {rate:8.0f} | {rate / ceiling:7.2f} | {note}")
-    # Cases that cannot run yet are n/a, not errors; a measured case that lost or refused messages is.
-    return 1 if any(rate is not None and "failed" in note for _, rate, note in results) else 0
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ extension Scheduler {
             let due = message.waitingRecipients.filter { message.state.recipients[$0].nextAttempt <= now }
             var remoteByDomain: [String: [Int]] = [:]
             var remoteOrder: [String] = []
+            var parkedAny = false
             for index in due {
                 let address = message.state.recipients[index].address
                 if config.isLocal(address) {
                     message.inFlight.insert(index)
                     ready[.local]!.append(DeliveryTask(id: id, recipients: [index]))
                 } else if park(index, of: message) {
-                    continue
+                    parkedAny = true
                 } else {
                     message.inFlight.insert(index)
                     let domain = Address.domain(of: address)
@@ -28,6 +29,8 @@ extension Scheduler {
                     remoteByDomain[domain, default: []].append(index)
                 }
             }
+            // What is held, and until when, must show in quail-qread.
+            if parkedAny { try? store.save(id, message.state) }
             // One quail-remote per domain per message, as qmail-remote takes one host and many recipients.
             for domain in remoteOrder {
                 ready[.remote]!.append(DeliveryTask(id: id, recipients: remoteByDomain[domain]!))

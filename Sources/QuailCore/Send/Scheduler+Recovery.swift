@@ -3,14 +3,24 @@
 /// success — a probe, a fresh message, a flush — makes every message waiting for it due at once, so a primary
 /// that comes back gets its backlog in seconds and a long outage costs one connection per probe interval.
 extension Scheduler {
-    /// Parks recipient `index` if its destination is down and it has been tried before; true when parked.
-    /// A recipient never tried (a fresh message) is always attempted: it may be the one that finds the way open.
+    /// Parks recipient `index` if its destination is down; true when parked. While a destination is down it
+    /// gets one attempt per probe interval, whatever arrives: a message that comes due when a probe is due
+    /// (a fresh one included) goes out as the probe, every other one waits. A stream of fresh messages during
+    /// an outage must not cost a connection each.
     func park(_ index: Int, of message: QueuedMessage) -> Bool {
         let recipient = message.state.recipients[index]
-        guard recipient.attempts > 0 else { return false }
         let name = config.destination(for: Address.domain(of: recipient.address))
         guard let destination = destinations[name], destination.isDown, destination.probeMessage != message.id else { return false }
+        let now = MailDate.now()
+        if !destination.probing && destination.nextProbe <= now {
+            destination.probing = true
+            destination.probeMessage = message.id
+            destination.nextProbe = now + config.probeInterval
+            return false
+        }
         message.parked.insert(index)
+        // quail-qread shows the next probe as the next attempt: that is when it may be tried.
+        message.state.recipients[index].nextAttempt = max(destination.nextProbe, now)
         destination.waiting.insert(message.id)
         return true
     }
