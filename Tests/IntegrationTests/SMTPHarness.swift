@@ -335,6 +335,14 @@ final class SMTPClient {
         try command("\(extended ? "EHLO" : "HELO") \(name)", 250, sourceLocation: sourceLocation)
     }
 
+    /// MAIL, RCPT and DATA up to its 354, each answered as an accepting server answers.
+    func beginData(from sender: String = "s@client.test", to recipient: String = "user@partner.test",
+                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try command("MAIL FROM:<\(sender)>", 250, "2.1.0", sourceLocation: sourceLocation)
+        try command("RCPT TO:<\(recipient)>", 250, "2.1.5", sourceLocation: sourceLocation)
+        try command("DATA", 354, sourceLocation: sourceLocation)
+    }
+
     /// Waits until the server closes the connection, discarding (and returning) what it says meanwhile;
     /// nil when it is still open after `seconds`.
     func waitForClose(_ seconds: Double) -> String? {

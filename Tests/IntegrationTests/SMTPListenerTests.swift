@@ -78,9 +78,7 @@ import Testing
         let client = try server.connect()
         try client.hello()
         if stage == "data" {
-            try client.command("MAIL FROM:<s@client.test>", 250, "2.1.0")
-            try client.command("RCPT TO:<user@partner.test>", 250, "2.1.5")
-            try client.command("DATA", 354)
+            try client.beginData()
         } else {
             client.send("MAIL FROM:<")
         }
@@ -109,9 +107,7 @@ import Testing
             usleep(800_000)  // the test is about time
             try client.command("NOOP", 250, "2.0.0")
         }
-        try client.command("MAIL FROM:<s@client.test>", 250, "2.1.0")
-        try client.command("RCPT TO:<user@partner.test>", 250, "2.1.5")
-        try client.command("DATA", 354)
+        try client.beginData()
         // (DATA has one deadline of its own, timeoutsmtpd scaled by a minimum data rate: no drip here.)
         client.send("Subject: slow but live\r\n\r\nbody\r\n.\r\n")
         try client.expect(250, "2.0.0")
