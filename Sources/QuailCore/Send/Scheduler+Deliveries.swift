@@ -83,6 +83,7 @@ extension Scheduler {
             pid = try ChildProcess.spawn(program, arguments: arguments, stdin: input, stdout: output.write)
         } catch {
             let text = "cannot run \(program): \(error) (#4.3.0)"
+            SendLog.warning("msg \(message.id): \(text)")
             if channel == .remote, let destination = destinations[config.destination(for: Address.domain(of: addresses[0]))] {
                 destination.probing = false
                 destination.probeMessage = nil
