@@ -30,27 +30,8 @@ public struct DNSServer: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a `control/resolvers` line: `ip`, `ip:port`, `[ipv6]`, `[ipv6]:port`, or a bare IPv6 address.
     public init(parsing line: String) throws(DNSConfigError) {
-        var host = Substring(line)
-        var portText: Substring? = nil
-        if line.hasPrefix("[") {
-            guard let close = line.firstIndex(of: "]") else { throw .badServer(line) }
-            host = line[line.index(after: line.startIndex)..<close]
-            let rest = line[line.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw .badServer(line) }
-                portText = rest.dropFirst()
-            }
-        } else if line.filter({ $0 == ":" }).count == 1, let colon = line.firstIndex(of: ":") {
-            host = line[..<colon]
-            portText = line[line.index(after: colon)...]
-        }
-        guard let octets = DNSAddress.octets(String(host)) else { throw .badServer(line) }
-        var port: UInt16 = 53
-        if let portText {
-            guard let value = UInt16(portText), value != 0 else { throw .badServer(line) }
-            port = value
-        }
-        self.init(octets: octets, port: port)
+        guard let address = SocketAddress(parsing: line, defaultPort: 53), address.port != 0 else { throw .badServer(line) }
+        self.init(octets: address.octets, port: address.port)
     }
 
     /// The servers of a resolv.conf text: its `nameserver` lines, in order (resolv.conf(5)).
@@ -79,31 +60,10 @@ public struct DNSServer: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
-        octets.count == 4 ? "\(DNSAddress.text(octets[...])):\(port)" : "[\(DNSAddress.text(octets[...]))]:\(port)"
-    }
+    public var description: String { SocketAddress(octets: octets, port: port).description }
 
     /// Calls `body` with this server as a socket address, for `connect(2)`.
     func withSocketAddress<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
-        if octets.count == 4 {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: octets) }
-            return withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
-        var address = sockaddr_in6()
-        address.sin6_family = sa_family_t(AF_INET6)
-        address.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: octets) }
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-            }
-        }
+        SocketAddress(octets: octets, port: port).withSockaddr(body)
     }
 }

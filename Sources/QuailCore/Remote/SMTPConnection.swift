@@ -56,13 +56,13 @@ public final class SMTPConnection: SMTPTransport {
         guard let octets = DNSAddress.octets(address), let port = UInt16(exactly: port) else {
             throw .connectFailed(Errno(rawValue: EINVAL))
         }
-        let server = DNSServer(octets: octets, port: port)
+        let server = SocketAddress(octets: octets, port: port)
         let kind = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue)
         let fd = socket(octets.count == 4 ? AF_INET : AF_INET6, kind, 0)
         guard fd >= 0 else { throw .system("socket", .current) }
         // From here on the connection owns fd; a throw closes it through deinit.
         let connection = SMTPConnection(fd: fd, timeout: replyTimeout)
-        if server.withSocketAddress({ Glibc.connect(fd, $0, $1) }) != 0 {
+        if server.withSockaddr({ Glibc.connect(fd, $0, $1) }) != 0 {
             guard errno == EINPROGRESS else { throw .connectFailed(.current) }
             guard try connection.wait(for: Int16(POLLOUT), until: .now + connectTimeout) else {
                 throw .connectTimedOut

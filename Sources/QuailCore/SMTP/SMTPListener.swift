@@ -4,12 +4,12 @@ import Glibc
 /// it, with the UCSPI environment tcpserver would set, at most `concurrencyincoming` at a time.
 /// qmail: tcpserver in front of qmail-smtpd.
 public final class SMTPListener {
-    private let address: ListenAddress
+    private let address: SocketAddress
     private let home: QuailHome
     private var children: Set<pid_t> = []
     private let program: String
 
-    public init(address: ListenAddress, home: QuailHome) {
+    public init(address: SocketAddress, home: QuailHome) {
         self.address = address
         self.home = home
         program = ChildProcess.locate("quail-smtpd")
@@ -20,7 +20,7 @@ public final class SMTPListener {
         signal(SIGPIPE, SIG_IGN)
         let listener: Int32
         do { listener = try openSocket() } catch {
-            Diagnostics.log("quail-smtpd: fatal: cannot listen on \(address.host):\(address.port): \(error)")
+            Diagnostics.log("quail-smtpd: fatal: cannot listen on \(address): \(error)")
             return 111
         }
         guard let signals = try? SignalPipe([SIGCHLD, SIGTERM, SIGINT]) else {
@@ -49,36 +49,22 @@ public final class SMTPListener {
     }
 
     private func openSocket() throws(Errno) -> Int32 {
-        let family = address.isIPv6 ? AF_INET6 : AF_INET
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Errno.current }
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        let bytes = ListenAddress.socketAddress(host: address.host, port: address.port, ipv6: address.isIPv6)!
-        let bound = bytes.withUnsafeBytes { raw in
-            bind(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(raw.count))
-        }
-        guard bound == 0, listen(fd, 128) == 0 else {
+        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0, listen(fd, 128) == 0 else {
             let error = Errno.current
             close(fd)
             throw error
         }
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        let (ip, port) = ListenAddress.describe(storage)
-        Diagnostics.log("listening on \(address.isIPv6 ? "[\(ip)]" : ip):\(port)")
+        // Port 0 picks a free port: say which one, so that scripts and tests can connect.
+        Diagnostics.log("listening on \(SocketAddress.of(fd, peer: false) ?? address)")
         return fd
     }
 
     private func accept(on listener: Int32) {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let connection = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &length) }
-        }
+        let connection = Glibc.accept(listener, nil, nil)
         guard connection >= 0 else { return }
         defer { close(connection) }
         _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
@@ -89,15 +75,9 @@ public final class SMTPListener {
             try? FileIO.writeAll(connection, SMTPReply.tooManyConnections.wire)
             return
         }
-        let remote = ListenAddress.describe(storage)
-        var local = sockaddr_storage()
-        var localLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(connection, $0, &localLength) }
-        }
-        let here = ListenAddress.describe(local)
-        let ucspi = ["PROTO=TCP", "TCPREMOTEIP=\(remote.ip)", "TCPREMOTEPORT=\(remote.port)",
-                     "TCPLOCALIP=\(here.ip)", "TCPLOCALPORT=\(here.port)"]
+        var ucspi = ["PROTO=TCP"]
+        if let remote = SocketAddress.of(connection, peer: true) { ucspi += ["TCPREMOTEIP=\(remote.host)", "TCPREMOTEPORT=\(remote.port)"] }
+        if let here = SocketAddress.of(connection, peer: false) { ucspi += ["TCPLOCALIP=\(here.host)", "TCPLOCALPORT=\(here.port)"] }
         let inherited = ChildProcess.currentEnvironment().filter { entry in
             !["PROTO=", "TCPREMOTE", "TCPLOCAL"].contains { entry.hasPrefix($0) }
         }
