@@ -148,9 +148,8 @@ extension Scheduler {
     private func complete(_ pid: pid_t) {
         guard let delivery = running.removeValue(forKey: pid) else { return }
         runningCount[delivery.channel]! -= 1
-        let results = Scheduler.results(of: delivery)
+        let (results, report) = Scheduler.report(of: delivery)
         for result in results { SendLog.result(delivery.number, result) }
-        let report = Scheduler.destinationReport(of: delivery)
         let parkUntil = delivery.destination.flatMap { noteDown(report, at: $0, results: results) }
         var remoteHost = ""
         if case .up(let host) = report { remoteHost = host }
@@ -163,19 +162,13 @@ extension Scheduler {
         logStatus()
     }
 
-    /// The destination line a remote delivery printed after its report lines, if any.
-    static func destinationReport(of delivery: RunningDelivery) -> DestinationReport? {
-        guard delivery.channel == .remote else { return nil }
-        let lines = delivery.output.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
-        return lines.dropFirst(delivery.recipients.count).lazy.compactMap(DestinationReport.init(line:)).first
-    }
-
-    /// The result per recipient: the child's report lines; for quail-local its exit code decides
-    /// (qmail-local's contract), and a child that died without a report is a temporary failure.
-    static func results(of delivery: RunningDelivery) -> [DeliveryResult] {
+    /// What a finished child reported: the result per recipient, and for quail-remote the destination line
+    /// after them. For quail-local its exit code decides (qmail-local's contract); a child that died without
+    /// a report is a temporary failure.
+    static func report(of delivery: RunningDelivery) -> (results: [DeliveryResult], destination: DestinationReport?) {
         let lines = delivery.output.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
         let status = delivery.exitStatus ?? 111
-        return delivery.recipients.indices.map { index in
+        let results: [DeliveryResult] = delivery.recipients.indices.map { index in
             let reported = index < lines.count ? DeliveryResult(reportLine: lines[index]) : nil
             if delivery.channel == .local {
                 let text = reported?.text ?? "quail-local exited with status \(status) (#4.3.0)"
@@ -187,5 +180,8 @@ extension Scheduler {
             }
             return reported ?? .deferred("quail-remote exited with status \(status) without a report (#4.3.0)")
         }
+        guard delivery.channel == .remote else { return (results, nil) }
+        let destination = lines.dropFirst(delivery.recipients.count).lazy.compactMap(DestinationReport.init(line:)).first
+        return (results, destination)
     }
 }
