@@ -3,7 +3,7 @@ import PackageDescription
 
 let programs = [
     "quail-queue", "quail-send", "quail-local", "quail-inject", "quail-sendmail", "quail-smtpd",
-    "quail-qstat", "quail-qread", "quail-remote",
+    "quail-qstat", "quail-qread", "quail-remote", "quail-qctl", "quail-mxcheck",
 ]
 
 let package = Package(

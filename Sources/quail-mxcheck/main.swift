@@ -1,0 +1,3 @@
+import QuailCore
+
+Diagnostics.fail("quail-mxcheck", "not built yet", exitCode: 111)
