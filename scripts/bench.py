@@ -12,7 +12,9 @@ Measures, on this machine, in a fresh temporary QUAIL_HOME:
 Every rate is also given as a ratio to the disk ceiling. Then the SMTP part
 (scripts/bench_smtp.py): quail-smtpd and a private Postfix, each a backup MX whose
 primary is down, under the same smtp-source load; and the memory of one idle SMTP
-session in each. `--only queue` or `--only smtp` runs one part. Loopback only,
+session in each. Then the relay part (scripts/bench_relay.py): both relaying to
+smtp-sink as the primary, the rate with the primary up and the drain of a backlog
+after the primary returns. `--only queue`, `--only smtp` or `--only relay` runs one part. Loopback only,
 bounded loops and timeouts; writes nothing outside its temporary directory.
 """
 
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 
+import bench_relay
 import bench_smtp
 
 MESSAGE_SIZE = 4096
@@ -294,8 +297,9 @@ def main():
     parser.add_argument("--stall", type=float, default=30, help="give up when no delivery for this long (default 30)")
     parser.add_argument("--dir", default=None, help="where to make the temporary home (default $TMPDIR or /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--only", choices=["all", "queue", "smtp"], default="all",
-                        help="queue: injection and local delivery; smtp: quail-smtpd against Postfix (default all)")
+    parser.add_argument("--only", choices=["all", "queue", "smtp", "relay"], default="all",
+                        help="queue: injection and local delivery; smtp: quail-smtpd against Postfix; "
+                             "relay: relay rate and drain against Postfix (default all)")
     parser.add_argument("--smtp-messages", type=int, default=5000, help="messages per SMTP case (default 5000)")
     parser.add_argument("--smtp-sessions", default="1,20,100",
                         help="smtp-source -s values, comma-separated (default 1,20,100)")
@@ -303,14 +307,21 @@ def main():
     parser.add_argument("--smtp-timeout", type=float, default=600, help="seconds per SMTP case (default 600)")
     parser.add_argument("--smtp-repeat", type=int, default=1,
                         help="runs per SMTP case, quail and Postfix alternating; the median is shown (default 1)")
+    parser.add_argument("--relay-messages", type=int, default=5000, help="messages per relay case (default 5000)")
+    parser.add_argument("--relay-limit", type=float, default=600, help="seconds to wait for the relay rate case")
+    parser.add_argument("--outage", type=float, default=20,
+                        help="seconds the primary stays down after everything is queued (default 20)")
+    parser.add_argument("--drain-limit", type=float, default=600,
+                        help="seconds to wait for the drain after the primary returns (default 600)")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
     try:
         args.smtp_sessions = [int(v) for v in args.smtp_sessions.split(",")]
     except ValueError:
         parser.error("--smtp-sessions takes numbers separated by commas")
-    needed = {"queue": ["quail-queue", "quail-inject", "quail-send"], "smtp": ["quail-send", "quail-qstat"]}
-    for program in needed["queue"] + needed["smtp"] if args.only == "all" else needed[args.only]:
+    needed = {"queue": ["quail-queue", "quail-inject", "quail-send"], "smtp": ["quail-send", "quail-qstat"],
+              "relay": ["quail-send", "quail-smtpd", "quail-remote", "quail-qstat"]}
+    for program in sum(needed.values(), []) if args.only == "all" else needed[args.only]:
         if not os.access(os.path.join(args.bin, program), os.X_OK):
             sys.exit(f"scripts/bench: {args.bin}/{program} is missing; build first (swift build -c release)")
     # SIGTERM and SIGHUP unwind like Ctrl-C, so the finally clauses stop what was started
@@ -323,21 +334,28 @@ def main():
     print(f"quail bench, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"machine: {model}, nproc {cpus}, Linux {platform.release()}, load average {load_average()}")
     print(f"disk: {filesystem(work)}, temporary home under {work}")
-    if args.only != "smtp":
+    if args.only in ("all", "queue"):
         print(f"N = {args.n} messages of {MESSAGE_SIZE} bytes per case, {args.parallel} parallel injectors")
-    if args.only != "queue":
+    if args.only in ("all", "smtp"):
         print(f"SMTP: {args.smtp_messages} messages of smtp-source -l {args.smtp_size} per case, "
               f"sessions {','.join(map(str, args.smtp_sessions))}, {args.smtp_repeat} run(s) each; command: "
               + " ".join(bench_smtp.smtp_source_argv("S", args.smtp_messages, args.smtp_size, "PORT")))
+    if args.only in ("all", "relay"):
+        print(f"relay: {args.relay_messages} messages of smtp-source -l {args.smtp_size}, -s {bench_relay.SESSIONS}, "
+              f"to smtp-sink on {bench_smtp.RELAY_HOST}; drain: primary down {args.outage:.0f} s after queueing, "
+              f"limit {args.drain_limit:.0f} s")
     sys.stdout.flush()
 
     results, smtp_rows, remarks, smtp_failed = [], [], [], False
+    relay_rows, relay_remarks, relay_failed = [], [], False
     step = lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)
     try:
-        if args.only != "smtp":
+        if args.only in ("all", "queue"):
             queue_part(args, work, results, step)
-        if args.only != "queue":
+        if args.only in ("all", "smtp"):
             smtp_rows, remarks, smtp_failed = bench_smtp.smtp_part(args, work, step)
+        if args.only in ("all", "relay"):
+            relay_rows, relay_remarks, relay_failed = bench_relay.relay_part(args, work, step)
     finally:
         if args.keep:
             print(f"kept {work}")
@@ -348,9 +366,11 @@ def main():
         print_queue_table(results)
     if smtp_rows:
         bench_smtp.print_table(smtp_rows, remarks)
+    if relay_rows:
+        bench_relay.print_table(relay_rows, relay_remarks)
     # Cases that cannot run yet are n/a, not errors; a measured case that lost or refused messages is.
     queue_failed = any(rate is not None and "failed" in note for _, rate, note in results)
-    return 1 if queue_failed or smtp_failed else 0
+    return 1 if queue_failed or smtp_failed or relay_failed else 0
 
 
 def queue_part(args, work, results, step):

@@ -1,18 +1,22 @@
 import Glibc
 
-/// `quail-smtpd --listen ADDR:PORT`: accepts connections and starts one `quail-smtpd` per connection on
-/// it, with the UCSPI environment tcpserver would set, at most `concurrencyincoming` at a time.
+/// `quail-smtpd --listen ADDR:PORT`: accepts connections and serves each in a child process of its own,
+/// with the UCSPI environment tcpserver would set, at most `concurrencyincoming` at a time.
 /// qmail: tcpserver in front of qmail-smtpd.
+///
+/// The child is a plain `fork` that runs `SMTPServer` without an `exec`: the listener is single-threaded
+/// and holds nothing a session must not see, and skipping the exec (and the dynamic loader) removes most
+/// of a connection's start-up cost. The session is as isolated as under tcpserver: its own process.
 public final class SMTPListener {
     private let address: SocketAddress
     private let home: QuailHome
     private var children: Set<pid_t> = []
-    private let program: String
+    /// Signals the listener turns into bytes on its pipe; a session child puts them back to the default.
+    private static let handled = [SIGCHLD, SIGTERM, SIGINT]
 
     public init(address: SocketAddress, home: QuailHome) {
         self.address = address
         self.home = home
-        program = ChildProcess.locate("quail-smtpd")
     }
 
     /// Listens until SIGTERM, then lets running sessions finish; returns the exit code.
@@ -23,7 +27,7 @@ public final class SMTPListener {
             Diagnostics.log("quail-smtpd: fatal: cannot listen on \(address): \(error)")
             return 111
         }
-        guard let signals = try? SignalPipe([SIGCHLD, SIGTERM, SIGINT]) else {
+        guard let signals = try? SignalPipe(SMTPListener.handled) else {
             Diagnostics.log("quail-smtpd: fatal: cannot create the signal pipe")
             return 111
         }
@@ -36,7 +40,7 @@ public final class SMTPListener {
                 reap()
                 if received.contains(SIGTERM) || received.contains(SIGINT) { break }
             }
-            if watched[1].revents != 0 { accept(on: listener) }
+            if watched[1].revents != 0 { accept(on: listener, signals: signals.readEnd) }
         }
         close(listener)
         Diagnostics.log("quail-smtpd: stopped listening; waiting for \(children.count) sessions")
@@ -63,7 +67,7 @@ public final class SMTPListener {
         return fd
     }
 
-    private func accept(on listener: Int32) {
+    private func accept(on listener: Int32, signals: Int32) {
         let connection = Glibc.accept(listener, nil, nil)
         guard connection >= 0 else { return }
         defer { close(connection) }
@@ -75,19 +79,38 @@ public final class SMTPListener {
             try? FileIO.writeAll(connection, SMTPReply.tooManyConnections.wire)
             return
         }
-        var ucspi = ["PROTO=TCP"]
-        if let remote = SocketAddress.of(connection, peer: true) { ucspi += ["TCPREMOTEIP=\(remote.host)", "TCPREMOTEPORT=\(remote.port)"] }
-        if let here = SocketAddress.of(connection, peer: false) { ucspi += ["TCPLOCALIP=\(here.host)", "TCPLOCALPORT=\(here.port)"] }
-        let inherited = ChildProcess.currentEnvironment().filter { entry in
-            !["PROTO=", "TCPREMOTE", "TCPLOCAL"].contains { entry.hasPrefix($0) }
-        }
-        do {
-            let pid = try ChildProcess.spawn(program, arguments: [], environment: inherited + ucspi, stdin: connection, stdout: connection)
+        let pid = fork()
+        if pid == 0 { serve(connection, closing: [listener, signals]) }
+        if pid > 0 {
             children.insert(pid)
-        } catch {
-            Diagnostics.log("quail-smtpd: cannot start a session: \(error)")
+        } else {
+            Diagnostics.log("quail-smtpd: cannot start a session: \(Errno.current)")
             try? FileIO.writeAll(connection, SMTPReply.configurationProblem.wire)
         }
+    }
+
+    /// In the forked child: becomes the session tcpserver would have started, on fds 0 and 1, and exits.
+    private func serve(_ connection: Int32, closing inherited: [Int32]) -> Never {
+        for number in SMTPListener.handled { signal(number, SIG_DFL) }
+        for fd in inherited { close(fd) }
+        // The signal pipe's write end is close-on-exec only; without an exec it must go by hand.
+        SignalPipe.closeWriteEnd()
+        dup2(connection, STDIN_FILENO)
+        dup2(connection, STDOUT_FILENO)
+        close(connection)
+        // The UCSPI variables tcpserver sets; a $QUAILQUEUE filter started by the session reads them too.
+        for name in ["TCPREMOTEHOST", "TCPREMOTEINFO", "TCPLOCALHOST"] { unsetenv(name) }
+        var ucspi = ["PROTO": "TCP"]
+        if let remote = SocketAddress.of(STDIN_FILENO, peer: true) {
+            ucspi["TCPREMOTEIP"] = remote.host
+            ucspi["TCPREMOTEPORT"] = String(remote.port)
+        }
+        if let here = SocketAddress.of(STDIN_FILENO, peer: false) {
+            ucspi["TCPLOCALIP"] = here.host
+            ucspi["TCPLOCALPORT"] = String(here.port)
+        }
+        for (name, value) in ucspi { setenv(name, value, 1) }
+        exit(SMTPServer(home: home, context: .fromEnvironment()).run())
     }
 
     private func reap() {

@@ -30,6 +30,14 @@ public struct SignalPipe: ~Copyable {
         }
     }
 
+    /// For a child forked without an exec: closes the inherited write end, which the handlers of
+    /// this process wrote to and which a child that keeps running must not hold open.
+    public static func closeWriteEnd() {
+        guard signalPipeWriteEnd >= 0 else { return }
+        close(signalPipeWriteEnd)
+        signalPipeWriteEnd = -1
+    }
+
     /// The signals received since the last call, in order, duplicates kept.
     public func drain() -> [Int32] {
         var result: [Int32] = []
