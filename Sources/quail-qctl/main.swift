@@ -1,3 +1,14 @@
+import Glibc
 import QuailCore
 
-Diagnostics.fail("quail-qctl", "not built yet", exitCode: 111)
+let home = QuailHome()
+do throws(QueueControlError) {
+    let command = try QueueControlCommand(arguments: Array(CommandLine.arguments.dropFirst()))
+    // Files quail-qctl writes in the spool must stay quail-send's: as root, work as quail (as the daemons do).
+    Privileges.dropForDaemonOrExit("quail-qctl", home: home, quiet: true)
+    let answer = try QueueControl(layout: home.queue).run(command)
+    try? FileIO.writeAll(1, answer + "\n")
+    exit(0)
+} catch {
+    Diagnostics.fail("quail-qctl", error.description, exitCode: error.exitCode)
+}

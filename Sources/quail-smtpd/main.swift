@@ -1,11 +1,15 @@
 import Glibc
 import QuailCore
 
+let home = QuailHome()
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "--listen" {
     guard arguments.count == 2, let address = SocketAddress(parsing: arguments[1]) else {
         Diagnostics.fail("quail-smtpd", "usage: quail-smtpd [--listen ADDR:PORT]", exitCode: 100)
     }
-    exit(SMTPListener(address: address, home: QuailHome()).run())
+    // Root is needed only to bind a port below 1024; the sessions are forked from the listener after the drop.
+    exit(SMTPListener(address: address, home: home).run { Privileges.dropForDaemonOrExit("quail-smtpd", home: home) })
 }
-exit(SMTPServer(home: QuailHome(), context: .fromEnvironment()).run())
+// Under tcpserver or inetd: one session, dropped before it reads a byte from the client.
+Privileges.dropForDaemonOrExit("quail-smtpd", home: home, quiet: true)
+exit(SMTPServer(home: home, context: .fromEnvironment()).run())

@@ -13,6 +13,8 @@ public struct MessageState: Sendable, Equatable {
         case failed
         /// Failed permanently and bounced: done.
         case bounced
+        /// Deleted by the administrator (quail-qctl) without a bounce: done, never delivered.
+        case deleted
     }
 
     public struct Recipient: Sendable, Equatable {
@@ -23,19 +25,22 @@ public struct MessageState: Sendable, Equatable {
         public var lastError = ""
         /// The SMTP server that gave `lastError`, empty when it came from quail itself.
         public var remoteHost = ""
+        /// Seconds since the epoch of the last attempt's result; 0 when never tried (or recorded before this field).
+        public var lastAttempt = 0
 
         public init(address: String, status: Status = .pending, attempts: Int = 0, nextAttempt: Int = 0, lastError: String = "",
-                    remoteHost: String = "") {
+                    remoteHost: String = "", lastAttempt: Int = 0) {
             self.address = address
             self.status = status
             self.attempts = attempts
             self.nextAttempt = nextAttempt
             self.lastError = lastError
             self.remoteHost = remoteHost
+            self.lastAttempt = lastAttempt
         }
 
         /// Whether nothing more is to be done for this recipient.
-        public var isDone: Bool { status == .delivered || status == .bounced }
+        public var isDone: Bool { status == .delivered || status == .bounced || status == .deleted }
     }
 
     /// Seconds since the epoch when the message was queued.
@@ -65,7 +70,7 @@ extension MessageState {
     public var encoded: [UInt8] {
         var text = "quail-state 1\nbirth \(birth)\nbytes \(bytes)\noffset \(offset)\nheld \(held ? 1 : 0)\nsender \(escape(sender))\n"
         for r in recipients {
-            text += "rcpt \(r.status.rawValue) \(r.attempts) \(r.nextAttempt) \(escape(r.address)) \(escape(r.lastError)) \(escape(r.remoteHost))\n"
+            text += "rcpt \(r.status.rawValue) \(r.attempts) \(r.nextAttempt) \(escape(r.address)) \(escape(r.lastError)) \(escape(r.remoteHost)) \(r.lastAttempt)\n"
         }
         return Array(text.utf8)
     }
@@ -79,13 +84,14 @@ extension MessageState {
         for line in lines.dropFirst() {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             if parts.first == "rcpt" {
-                // Six fields before the remote host was recorded; seven since.
-                guard parts.count == 6 || parts.count == 7, let status = Status(rawValue: parts[1]), let attempts = Int(parts[2]),
+                // Six fields before the remote host was recorded, seven before the last attempt's time; eight since.
+                guard (6...8).contains(parts.count), let status = Status(rawValue: parts[1]), let attempts = Int(parts[2]),
                     let next = Int(parts[3]), let address = unescape(parts[4]), let error = unescape(parts[5]),
-                    let host = parts.count == 7 ? unescape(parts[6]) : ""
+                    let host = parts.count >= 7 ? unescape(parts[6]) : "",
+                    let lastAttempt = parts.count == 8 ? Int(parts[7]) : 0
                 else { return nil }
                 recipients.append(Recipient(address: address, status: status, attempts: attempts, nextAttempt: next, lastError: error,
-                                            remoteHost: host))
+                                            remoteHost: host, lastAttempt: lastAttempt))
             } else if parts.count == 2 {
                 fields[parts[0]] = parts[1]
             } else {

@@ -13,6 +13,11 @@ public typealias QueueID = UInt64
 /// | `state/H/ID` | progress per recipient, replaced by write-then-rename; absent = nothing tried yet | quail-send |
 /// | `lock/trigger` | FIFO: one byte wakes quail-send | quail-queue writes, quail-send reads |
 /// | `lock/control` | FIFO: control requests as short lines (`flush DOMAIN`) | quail-qctl, quail-smtpd (ETRN) |
+/// | `lock/send` | empty; quail-send holds an exclusive `flock` on it for its whole life | quail-send, quail-qctl |
+///
+/// Who may change the spool: quail-queue commits into `todo/`; everything else belongs to whoever holds the
+/// `lock/send` lock — quail-send while it runs, else quail-qctl for the length of one operation. A quail-qctl
+/// that finds the lock busy asks quail-send through `lock/control` instead of editing under its feet.
 ///
 /// Transitions: tmp → todo (commit, durable before exit 0); todo → mess (take-in); a finished message loses
 /// `mess/H/ID` first and `state/H/ID` second, so a file in `mess` always means "still to deliver" and a leftover
@@ -30,6 +35,8 @@ public struct QueueLayout: Sendable {
     public var lock: String { root + "/lock" }
     public var trigger: String { root + "/lock/trigger" }
     public var controlFIFO: String { root + "/lock/control" }
+    /// The spool's owner lock: quail-send's for its lifetime, or quail-qctl's while it edits the spool itself.
+    public var sendLock: String { root + "/lock/send" }
     /// quail-send's scratch file for state records, renamed over the real one.
     public var stateScratch: String { root + "/state/.new" }
 

@@ -5,9 +5,18 @@ public struct QueueReport: Sendable {
         public var state: MessageState
         /// Still in `todo/`: quail-send has not taken it in.
         public var unprocessed: Bool
+
+        public init(id: QueueID, state: MessageState, unprocessed: Bool = false) {
+            self.id = id
+            self.state = state
+            self.unprocessed = unprocessed
+        }
     }
 
     public var entries: [Entry] = []
+
+    /// A report of `entries` as given, for tests and tools that already hold them.
+    public init(entries: [Entry]) { self.entries = entries }
 
     /// Reads every message's envelope and state. Messages that vanish while reading are skipped.
     public init(layout: QueueLayout) throws(Errno) {
@@ -49,6 +58,8 @@ public struct QueueReport: Sendable {
                 text += "\t" + (recipient.isDone ? "done\t" : "") + "\(channel)\t\(recipient.address)"
                 if recipient.status == .pending && recipient.attempts > 0 {
                     text += "\t(\(recipient.attempts) attempts, next \(MailDate.formatQread(recipient.nextAttempt)): \(recipient.lastError))"
+                } else if recipient.status == .deleted {
+                    text += "\t(deleted by the administrator)"
                 } else if recipient.status == .failed {
                     text += "\t(failed, bounce pending: \(recipient.lastError))"
                 }

@@ -86,13 +86,19 @@ public struct QueueWriter: Sendable {
         let base = "\(layout.tmp)/\(getpid()).\(MailDate.now())"
         for attempt in 0..<10 {
             let path = "\(base).\(attempt)"
-            do {
-                return (try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600), path)
-            } catch {
+            let fd: Int32
+            do { fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) } catch {
                 if error == .fileExists { continue }
                 if error == .noSuchFileOrDirectory { throw .queueDirectoryTrouble }
                 throw .tmpTrouble
             }
+            // DESIGN.md: queue files are 0600, whatever umask the injecting user left (quail-queue is setuid).
+            guard fchmod(fd, 0o600) == 0 else {
+                close(fd)
+                unlink(path)
+                throw .tmpTrouble
+            }
+            return (fd, path)
         }
         throw .tmpTrouble
     }

@@ -19,14 +19,17 @@ public final class SMTPListener {
         self.home = home
     }
 
-    /// Listens until SIGTERM, then lets running sessions finish; returns the exit code.
-    public func run() -> Int32 {
+    /// Listens until SIGTERM, then lets running sessions finish; returns the exit code. `afterBinding` runs once
+    /// the socket is bound and before the first connection: the place to give up root (port 25 needs it to bind,
+    /// nothing after does, and the sessions are forked from this process).
+    public func run(afterBinding: () -> Void = {}) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         let listener: Int32
         do { listener = try openSocket() } catch {
             Diagnostics.log("quail-smtpd: fatal: cannot listen on \(address): \(error)")
             return 111
         }
+        afterBinding()
         guard let signals = try? SignalPipe(SMTPListener.handled) else {
             Diagnostics.log("quail-smtpd: fatal: cannot create the signal pipe")
             return 111

@@ -8,7 +8,7 @@ public final class SMTPServer {
     private let context: ConnectionContext
     private let home: QuailHome
     private var pending: [UInt8] = []
-    private let log: SMTPLog
+    private var log: SMTPLog
 
     /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
     public static let commandLineLimit = 512
@@ -21,7 +21,7 @@ public final class SMTPServer {
         self.output = output
         self.context = context
         self.home = home
-        log = SMTPLog(remoteIP: context.remoteIP)
+        log = SMTPLog(remoteIP: context.remoteIP, started: MailDate.now())
     }
 
     /// Serves the connection to its end; returns the exit code.
@@ -44,15 +44,15 @@ public final class SMTPServer {
             let action: SMTPSession.Action
             switch input.readLine(limit: SMTPServer.commandLineLimit, deadline: deadline) {
             case .endOfInput:
-                log.line("end: client closed the connection")
+                log.end("client closed the connection", session)
                 return 0
             case .timeout:
                 send(.timeout, flush: true)
-                log.line("end: timeout")
+                log.end("timeout", session)
                 return 0
             case .bareLineEnding:
                 send(.bareLineEnding, flush: true)
-                log.line("end: bare LF or CR in a command")
+                log.end("bare LF or CR in a command", session)
                 return 0
             case .tooLong:
                 action = .reply(.lineTooLong)
@@ -63,7 +63,9 @@ public final class SMTPServer {
                     // No SMTPUTF8 here: 8-bit bytes belong in DATA only (RFC 6531 would have to be offered first).
                     action = .reply(.eightBitCommand)
                 } else {
-                    action = session.handle(SMTPCommand(line: String(decoding: bytes, as: UTF8.self)))
+                    let command = SMTPCommand(line: String(decoding: bytes, as: UTF8.self))
+                    action = session.handle(command)
+                    if case .recipient = command, case .reply(let reply) = action, reply.code >= 400 { log.refusedRecipients += 1 }
                 }
             }
             switch action {
@@ -71,7 +73,7 @@ public final class SMTPServer {
                 send(reply, flush: !input.hasCompleteLine)
             case .close(let reply):
                 send(reply, flush: true)
-                log.line("end: \(reply.code)")
+                log.end("\(reply.code)", session)
                 return 0
             case .receiveData(let sender, let recipients):
                 guard receiveData(from: sender, to: recipients, session: session, config: config) else { return 0 }
@@ -96,11 +98,12 @@ public final class SMTPServer {
                 input.consume(consumed)
                 submission.write(decoder.takeOutput())
                 let reply = finishData(decoder, submission, Envelope(sender: sender, recipients: recipients), config)
-                log.line("message \(reply.code) from <\(sender)> to <\(recipients.joined(separator: ">,<"))> bytes \(decoder.messageBytes) qp \(queueProcess)")
+                log.message(reply, queueProcess: queueProcess, helo: session.hello?.name, sender: sender, recipients: recipients,
+                            bytes: decoder.messageBytes)
                 send(reply, flush: !input.hasCompleteLine)
                 return true
             case .bareLineEnding:
-                return abandon(submission, reply: .bareLineEnding, "bare LF or CR in DATA")
+                return abandon(submission, reply: .bareLineEnding, "bare LF or CR in DATA", session)
             case .needMore:
                 input.consume(input.unread.count)
                 submission.write(decoder.takeOutput())
@@ -108,19 +111,19 @@ public final class SMTPServer {
             let deadline = started + config.timeoutSMTPD + decoder.messageBytes / SMTPServer.minimumDataRate
             switch input.fill(deadline: deadline) {
             case .timeout:
-                return abandon(submission, reply: .timeout, "timeout in DATA")
+                return abandon(submission, reply: .timeout, "timeout in DATA", session)
             case .endOfInput:
-                return abandon(submission, reply: nil, "client closed the connection in DATA")
+                return abandon(submission, reply: nil, "client closed the connection in DATA", session)
             default: continue
             }
         }
     }
 
     /// Ends a session in the middle of DATA: the queue program gets no envelope, so nothing is queued.
-    private func abandon(_ submission: QueueSubmission, reply: SMTPReply?, _ why: String) -> Bool {
+    private func abandon(_ submission: QueueSubmission, reply: SMTPReply?, _ why: String, _ session: SMTPSession) -> Bool {
         submission.abort()
         if let reply { send(reply, flush: true) }
-        log.line("end: \(why); nothing queued")
+        log.end("\(why); nothing queued", session)
         return false
     }
 
@@ -172,11 +175,47 @@ public final class SMTPServer {
     }
 }
 
-/// quail-smtpd's log: one line per session event and per message, on stderr.
+/// quail-smtpd's log on stderr, every line prefixed `quail-smtpd PID REMOTE-IP: `: `connect` when a session
+/// starts, one `message` line per message and one `end:` line per session with its counts.
+///
+/// A message line carries `qp P`, the pid of the quail-queue that took the message; quail-send logs the same
+/// `qp P` in its `info msg N:` line, so `grep 'qp P'` over both logs follows a message from its SMTP client
+/// to its `end msg N` (qmail's way: qmail-smtpd's 250 reply, qmail-queue's pid, qmail-send's `info msg`).
 struct SMTPLog {
     let prefix: String
+    let started: Int
+    var messages = 0
+    var accepted = 0
+    var recipients = 0
+    var refusedRecipients = 0
 
-    init(remoteIP: String) { prefix = "quail-smtpd \(getpid()) \(remoteIP): " }
+    init(remoteIP: String, started: Int) {
+        prefix = "quail-smtpd \(getpid()) \(remoteIP): "
+        self.started = started
+    }
 
     func line(_ text: String) { Diagnostics.log(prefix + text) }
+
+    /// `message CODE qp P helo H from <S> to <R>,<R> bytes B`: the reply given at the end of DATA.
+    mutating func message(_ reply: SMTPReply, queueProcess: Int32, helo: String?, sender: String, recipients: [String], bytes: Int) {
+        messages += 1
+        if reply.code == 250 {
+            accepted += 1
+            self.recipients += recipients.count
+        }
+        line("message \(reply.code) qp \(queueProcess) helo \(SMTPLog.word(helo)) from <\(sender)> "
+             + "to <\(recipients.joined(separator: ">,<"))> bytes \(bytes)")
+    }
+
+    /// `end: WHY; helo H started T seconds S messages M accepted A recipients R refused F`: the session's summary.
+    func end(_ why: String, _ session: SMTPSession) {
+        line("end: \(why); helo \(SMTPLog.word(session.hello?.name)) started \(started) seconds \(MailDate.now() - started) "
+             + "messages \(messages) accepted \(accepted) recipients \(recipients) refused \(refusedRecipients)")
+    }
+
+    /// The client's HELO name as one printable word (`-` when none was given), so the fields stay splittable.
+    static func word(_ text: String?) -> String {
+        guard let text, !text.isEmpty else { return "-" }
+        return String(text.unicodeScalars.map { $0.value < 0x21 || $0.value > 0x7E ? "?" : Character($0) })
+    }
 }

@@ -98,7 +98,9 @@ extension Scheduler {
     /// not come: parked recipients make no attempts, so no deferral would ever notice their age.
     private func expireParked(at destination: Destination, now: Int) {
         for id in destination.waiting {
-            guard let message = messages[id], now >= message.state.birth + config.queueLifetime, message.inFlight.isEmpty else { continue }
+            guard let message = messages[id], !message.state.held, now >= message.state.birth + config.queueLifetime,
+                message.inFlight.isEmpty
+            else { continue }
             destination.waiting.remove(id)
             for index in message.parked {
                 message.state.recipients[index].status = .failed

@@ -16,6 +16,13 @@ extension Scheduler {
             var recipient = message.state.recipients[index]
             recipient.attempts += 1
             recipient.remoteHost = remoteHost
+            recipient.lastAttempt = now
+            // Deleted by quail-qctl while this delivery ran: the delete stands unless the delivery succeeded.
+            if recipient.status != .pending {
+                if case .delivered = result { recipient.status = .delivered }
+                message.state.recipients[index] = recipient
+                continue
+            }
             switch result {
             case .delivered:
                 recipient.status = .delivered
@@ -125,6 +132,8 @@ extension Scheduler {
     }
 
     private func makeDue(_ message: QueuedMessage, now: Int, where matches: (String) -> Bool) {
+        // A held message makes no attempts, flush or not, until quail-qctl releases it.
+        guard !message.state.held else { return }
         var changed = false
         for index in message.waitingRecipients where matches(message.state.recipients[index].address) {
             message.state.recipients[index].nextAttempt = now

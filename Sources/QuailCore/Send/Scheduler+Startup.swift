@@ -2,10 +2,12 @@ import Glibc
 
 extension Scheduler {
     /// Rebuilds the whole schedule from the spool, so the queue survives restarts and upgrades.
-    func startUp() throws(SchedulerError) {
+    /// False when a SIGTERM came while waiting for the spool lock.
+    func startUp() throws(SchedulerError) -> Bool {
+        do { try layout.create() } catch { throw .system("cannot prepare \(layout.root)", error) }
+        guard try takeSpoolLock() else { return false }
         let now = MailDate.now()
         do {
-            try layout.create()
             let debris = try store.removeInjectionDebris(now: now)
             if debris > 0 { Diagnostics.log("status: removed \(debris) unfinished injections from tmp/") }
             let orphans = try store.removeOrphanStates()
@@ -18,6 +20,28 @@ extension Scheduler {
         }
         try openFIFOs()
         scanTodo()
+        return true
+    }
+
+    /// Takes `QueueLock` before reading anything of the spool. A quail-qctl editing the spool holds it for a
+    /// moment; a second quail-send on the same queue holds it for good, and this one waits rather than deliver
+    /// the same messages twice.
+    private func takeSpoolLock() throws(SchedulerError) -> Bool {
+        var said = false
+        let lock: QueueLock? = try waitForLock {
+            if !said { SendLog.warning("waiting for the queue lock \(layout.sendLock) (quail-qctl at work, or another quail-send)") }
+            said = true
+            var watched = pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)
+            guard poll(&watched, 1, 200) > 0 else { return true }
+            return !signals.drain().contains { $0 == SIGTERM || $0 == SIGINT }
+        }
+        guard let lock else { return false }
+        spoolLock = consume lock
+        return true
+    }
+
+    private func waitForLock(pause: () -> Bool) throws(SchedulerError) -> QueueLock? {
+        do { return try QueueLock.wait(layout, pause: pause) } catch { throw .system("cannot lock \(layout.sendLock)", error) }
     }
 
     private func loadTakenIn(_ id: QueueID) {
@@ -50,12 +74,15 @@ extension Scheduler {
             reportDamaged(id, error)
             return
         }
+        // The first message line, for the log's qp and uid; read before the take-in moves the file.
+        let head = (try? SpoolFile.messagePrefix(layout.todoPath(id), offset: spool.messageOffset, limit: 128)) ?? []
         do { try store.takeIn(id) } catch {
             SendLog.alert("cannot move message \(id) out of todo/: \(error)")
             return
         }
+        let origin = SendLog.queueOrigin(ofMessageStart: head)
         SendLog.newMessage(id)
-        SendLog.info(id, bytes: spool.messageBytes, sender: spool.envelope.sender, uid: spool.owner)
+        SendLog.info(id, bytes: spool.messageBytes, sender: spool.envelope.sender, qp: origin?.qp ?? id, uid: origin?.uid ?? spool.owner)
         let state = MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)
         add(QueuedMessage(id: id, state: state))
     }
@@ -64,6 +91,9 @@ extension Scheduler {
         messages[message.id] = message
         if message.state.isFinished {
             finish(message)
+        } else if message.hasUnbouncedFailures {
+            // A delete with --bounce done by quail-qctl while quail-send was stopped: the bounce goes now.
+            settle(message)
         } else {
             schedule(message)
         }

@@ -25,7 +25,9 @@ public final class Scheduler {
     /// Remote destinations that are down or have messages parked for them.
     var destinations: [String: Destination] = [:]
 
-    private let signals: SignalPipe
+    let signals: SignalPipe
+    /// The spool's owner lock (`QueueLock`), taken at start-up and held until the process exits.
+    var spoolLock: QueueLock?
     private var fifos: [(read: Int32, write: Int32)] = []
     private var stopDeadline: Int?
     private var nextRescan = 0
@@ -50,7 +52,10 @@ public final class Scheduler {
 
     /// Runs until SIGTERM; returns the exit code.
     public func run() throws(SchedulerError) -> Int32 {
-        try startUp()
+        guard try startUp() else {
+            Diagnostics.log("status: exiting")
+            return 0
+        }
         logStatus()
         while true {
             let now = MailDate.now()
@@ -116,24 +121,12 @@ public final class Scheduler {
         }
     }
 
-    private func reloadControl() {
+    func reloadControl() {
         do {
             config = try Configuration(home: home)
             Diagnostics.log("status: reread control files")
         } catch {
             SendLog.alert("keeping the previous configuration: \(error)")
-        }
-    }
-
-    /// Control requests from quail-qctl and quail-smtpd's ETRN: `flush` or `flush DOMAIN`, a line each.
-    private func handleControl(_ text: String) {
-        for line in text.split(separator: "\n") {
-            let words = line.split(separator: " ").map(String.init)
-            switch (words.first, words.count) {
-            case ("flush", 1): makeEverythingDue()
-            case ("flush", 2): flush(domain: words[1])
-            default: SendLog.warning("unknown control request: \(line)")
-            }
         }
     }
 

@@ -2,8 +2,22 @@
 public enum SendLog {
     public static func newMessage(_ id: QueueID) { Diagnostics.log("new msg \(id)") }
 
-    public static func info(_ id: QueueID, bytes: Int, sender: String, uid: UInt32) {
-        Diagnostics.log("info msg \(id): bytes \(bytes) from <\(sender)> qp \(id) uid \(uid)")
+    /// `info msg N: bytes B from <S> qp P uid U`. P is the pid of the quail-queue that wrote the message, as
+    /// quail-smtpd logs it (and says in its 250 reply), or the message's own id for one quail-send queued
+    /// itself (a bounce, whose `bounce msg M qp N` line names it so); U is the uid that ran quail-queue.
+    public static func info(_ id: QueueID, bytes: Int, sender: String, qp: UInt64, uid: UInt32) {
+        Diagnostics.log("info msg \(id): bytes \(bytes) from <\(sender)> qp \(qp) uid \(uid)")
+    }
+
+    /// The pid and real uid in the line quail-queue puts on top of every message it writes,
+    /// `Received: (quail PID invoked by uid UID); DATE` (`QueueWriter.receivedLine`); nil for any other start.
+    public static func queueOrigin(ofMessageStart bytes: some Collection<UInt8>) -> (qp: UInt64, uid: UInt32)? {
+        let line = String(decoding: bytes.prefix { $0 != 0x0A }, as: UTF8.self)
+        let words = line.split(separator: " ", maxSplits: 7)
+        guard words.count >= 7, words[0] == "Received:", words[1] == "(quail", words[3...5] == ["invoked", "by", "uid"],
+              words[6].hasSuffix(");"), let qp = UInt64(words[2]), let uid = UInt32(words[6].dropLast(2))
+        else { return nil }
+        return (qp, uid)
     }
 
     public static func starting(_ delivery: Int, _ id: QueueID, channel: Channel, to recipients: [String]) {

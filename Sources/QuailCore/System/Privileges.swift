@@ -1,0 +1,174 @@
+import Glibc
+
+/// Who the programs run as. qmail: the qmaild/qmailq/qmails users, setuidgid, and qmail-queue's setuid bit.
+///
+/// Two rules, both decided here so that every program applies them the same way:
+/// - **Daemons** (quail-send, quail-smtpd) started as root drop to the `quail` user when it exists and owns
+///   the home's `queue/` (as `scripts/install` leaves it). A home whose queue belongs to someone else (root's
+///   own test or quick-start home) could not be worked in as `quail` anyway, so they stay who they are and
+///   say so in the log.
+/// - **quail-queue**, installed setuid `quail` so that anybody's quail-inject can write the 0700 queue, works
+///   with its borrowed identity only in the install's home; asked for any other `$QUAIL_HOME`, it gives that
+///   identity up for good and works as its caller, who then needs write access there of their own.
+public enum Privileges {
+    /// The unprivileged user of DESIGN.md's "daemons drop to that user".
+    public static let userName = "quail"
+
+    /// A password-database entry.
+    public struct Account: Sendable, Equatable {
+        public var name: String
+        public var uid: uid_t
+        public var gid: gid_t
+        public var home: String
+    }
+
+    /// `name`'s entry in the password database, or nil when there is none. qmail: auto_uids.
+    public static func account(_ name: String) -> Account? {
+        guard let entry = getpwnam(name) else { return nil }
+        return Account(name: name, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, home: String(cString: entry.pointee.pw_dir))
+    }
+
+    /// What `dropForDaemon` decided.
+    public enum Decision: Sendable, Equatable {
+        /// Not started as root: nothing to drop.
+        case notRoot
+        /// Root, but there is no `quail` user.
+        case noUser
+        /// Root and a `quail` user, but the home's `queue/` belongs to `owner` (nil: there is no queue yet).
+        case queueNotTheirs(owner: uid_t?)
+        /// Now running as this account.
+        case dropped(Account)
+    }
+
+    /// DESIGN.md: "Started as root with a `quail` user present, daemons drop to that user; otherwise they run
+    /// as whoever started them", when that user owns `home`'s queue (see the type's comment).
+    public static func dropForDaemon(home: QuailHome) throws(PrivilegeError) -> Decision {
+        guard geteuid() == 0 else { return .notRoot }
+        guard let quail = account(userName) else { return .noUser }
+        var info = stat()
+        guard stat(home.queue.root, &info) == 0 else { return .queueNotTheirs(owner: nil) }
+        guard info.st_uid == quail.uid else { return .queueNotTheirs(owner: info.st_uid) }
+        try drop(to: quail)
+        return .dropped(quail)
+    }
+
+    /// `dropForDaemon` for a program's `main`: logs what happened unless `quiet`, exits 111 when a drop failed.
+    public static func dropForDaemonOrExit(_ program: String, home: QuailHome, quiet: Bool = false) {
+        let decision: Decision
+        do { decision = try dropForDaemon(home: home) } catch {
+            Diagnostics.fail(program, "fatal: \(error)", exitCode: 111)
+        }
+        guard !quiet else { return }
+        switch decision {
+        case .notRoot, .noUser:
+            break
+        case .queueNotTheirs(let owner):
+            let whose = owner.map { "belongs to uid \($0)" } ?? "does not exist yet"
+            Diagnostics.log("\(program): warning: running as root: \(home.queue.root) \(whose), not to \(userName) (scripts/install sets it up)")
+        case .dropped(let account):
+            Diagnostics.log("\(program): running as \(account.name) (uid \(account.uid) gid \(account.gid))")
+        }
+    }
+
+    /// Becomes `account` for good: its groups, its gid, its uid, in that order (after setuid there is no way back
+    /// to set the others), then checks that root cannot be regained.
+    public static func drop(to account: Account) throws(PrivilegeError) {
+        guard initgroups(account.name, account.gid) == 0 else { throw .call("initgroups(\(account.name))", .current) }
+        guard setgid(account.gid) == 0 else { throw .call("setgid(\(account.gid))", .current) }
+        guard setuid(account.uid) == 0 else { throw .call("setuid(\(account.uid))", .current) }
+        let stuck = getuid() != account.uid || geteuid() != account.uid || getgid() != account.gid || getegid() != account.gid
+        if stuck || (account.uid != 0 && setuid(0) == 0) {
+            throw .incomplete("still able to act as another user after dropping to \(account.name)")
+        }
+    }
+
+    // MARK: - quail-queue
+
+    /// Where the install records its home for the setuid quail-queue: `PREFIX/etc/quail/home` for a program in
+    /// `PREFIX/bin`. Without that file the install's home is `/var/quail`.
+    public static func installedHomeFile(executable: String) -> String {
+        FileIO.directoryName(of: FileIO.directoryName(of: executable)) + "/etc/quail/home"
+    }
+
+    /// The home quail-queue works in, after settling who it runs as (see the type's comment).
+    ///
+    /// Not setuid (real and effective ids agree): `$QUAIL_HOME` as every program reads it. Setuid: the install's
+    /// home when `$QUAIL_HOME` is unset or names that same directory; otherwise the borrowed ids are given up
+    /// (real, effective and saved) and `$QUAIL_HOME` is used with the caller's own rights.
+    public static func queueProgramHome() throws(PrivilegeError) -> QuailHome {
+        let realUID = getuid(), realGID = getgid()
+        guard realUID != geteuid() || realGID != getegid() else { return QuailHome() }
+        let installed = try installedHome()
+        if let requested = Environment.nonEmpty("QUAIL_HOME"), resolved(requested) != resolved(installed) {
+            let borrowed = geteuid()
+            // Setting the real id as well makes the saved id follow (POSIX setreuid), so there is no way back.
+            guard setregid(realGID, realGID) == 0 else { throw .call("setregid(\(realGID))", .current) }
+            guard setreuid(realUID, realUID) == 0 else { throw .call("setreuid(\(realUID))", .current) }
+            if geteuid() != realUID || getegid() != realGID || (borrowed != realUID && seteuid(borrowed) == 0) {
+                throw .incomplete("still able to act as uid \(borrowed) after giving it up")
+            }
+            return QuailHome(path: requested)
+        }
+        // The install's own path, never the caller's spelling of it: a symlink the caller controls could be
+        // pointed elsewhere between this check and the writes.
+        return QuailHome(path: installed)
+    }
+
+    /// The home recorded beside the running executable, trusted only when root owns the file and its directory
+    /// and nobody else can write either; otherwise a hard link of the program into a directory of one's own
+    /// could name any home.
+    static func installedHome() throws(PrivilegeError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { throw .call("readlink(/proc/self/exe)", .current) }
+        let executable = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let file = installedHomeFile(executable: executable)
+        for path in [FileIO.directoryName(of: file), file] {
+            var info = stat()
+            if lstat(path, &info) != 0 {
+                if errno == ENOENT { return "/var/quail" }
+                throw .call("stat(\(path))", .current)
+            }
+            guard info.st_uid == 0, info.st_mode & 0o022 == 0 else {
+                throw .untrusted("\(path) must belong to root and be writable by nobody else")
+            }
+        }
+        let text: [UInt8]
+        do { text = try FileIO.readFile(file) ?? [] } catch { throw .call("read(\(file))", error) }
+        let line = String(decoding: text, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        let home = line.trimmingWhiteSpace()
+        guard home.hasPrefix("/") else { throw .untrusted("\(file) does not hold an absolute path") }
+        return home
+    }
+
+    private static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+}
+
+/// Why the process could not become who it should be; always fatal (exit 111, or quail-queue's 61).
+public enum PrivilegeError: Error, Sendable, CustomStringConvertible {
+    case call(String, Errno)
+    case incomplete(String)
+    case untrusted(String)
+
+    public var description: String {
+        switch self {
+        case .call(let what, let errno): "\(what) failed: \(errno)"
+        case .incomplete(let what): what
+        case .untrusted(let what): "untrusted install record: \(what)"
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhiteSpace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" && $0 != "\r" }),
+              let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" && $0 != "\r" })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+}
