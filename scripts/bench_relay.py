@@ -19,14 +19,13 @@ Loopback only; every wait is bounded; everything started is stopped.
 
 import os
 import re
-import shutil
 import subprocess
 import time
 
 import postfix_peer
-from bench_smtp import (CONCURRENCY, RELAY_HOST, SMTP_SINK, PostfixPeer, QuailPeer, kill_group, last_lines,
-                        read_text, run_smtp_source, settled_count)
-from postfix_peer import PeerError, free_port, wait_for_greeting
+from bench_smtp import (CONCURRENCY, RELAY_HOST, SMTP_SINK, kill_group, last_lines, peer_runner, read_text,
+                        run_smtp_source, settled_count)
+from postfix_peer import PeerError, wait_for_greeting
 
 SESSIONS = 20
 
@@ -55,10 +54,14 @@ class Sink:
         return int(counts[-1]) if counts else 0
 
     def wait_for(self, count, limit, start):
-        """Polls until `count` arrived or `limit` seconds after `start` passed; (seconds, received)."""
+        """Polls until `count` arrived or `limit` seconds after `start` passed; (seconds, received).
+        `self.first` is then the seconds from `start` to the first arrival, or None."""
+        self.first = None
         while True:
             received = self.received()
             now = time.monotonic()
+            if received and self.first is None:
+                self.first = now - start
             if received >= count or now - start > limit:
                 return now - start, received
             time.sleep(0.05)
@@ -116,6 +119,8 @@ def drain_case(peer, work, messages, size, outage, limit, queue_timeout):
         returned = time.monotonic()
         seconds, received = sink.wait_for(messages, limit, returned)
         note = f"queued in {elapsed:.1f} s, primary down {outage:.0f} s more"
+        if sink.first is not None:
+            note += f"; first message at the primary after {sink.first:.1f} s"
         if received < messages:
             # Unfinished at the limit: the limit is a lower bound on the drain time, shown as "> LIMIT".
             return -limit, f"{note}; only {received} of {messages} at the primary {limit:.0f} s after its return", False
@@ -135,21 +140,7 @@ def relay_part(args, work, step):
     reason = postfix_peer.postfix_installed()
     if reason:
         return [("relay", None, None, "", f"n/a: {reason}")], remarks, False
-    counter = iter(range(1000))
-
-    def run(kind, job):
-        base = os.path.join(work, f"relay-{next(counter)}-{kind}")
-        relay_port = free_port(RELAY_HOST)
-        peer = (QuailPeer(args.bin, base, free_port(), relay_port) if kind == "quail"
-                else PostfixPeer(base, free_port(), relay_port))
-        try:
-            return job(peer)
-        finally:
-            trouble = peer.stop()
-            if trouble:
-                remarks.append(f"{peer.name} on port {peer.port}: {trouble}")
-            if not args.keep:
-                shutil.rmtree(base, ignore_errors=True)
+    run = peer_runner(args, work, remarks, "relay")
 
     messages, size = args.relay_messages, args.smtp_size
     results = {}

@@ -361,6 +361,29 @@ def idle_session_memory(peer, settle=1.0):
 # --- the part as a whole --------------------------------------------------------------
 
 
+def peer_runner(args, work, remarks, label):
+    """A run(kind, job) that calls job(peer) on a fresh quail or Postfix instance under `work`, each with its
+    own dead-or-alive primary port on RELAY_HOST, always stopped and removed afterwards; trouble stopping
+    goes to `remarks`."""
+    counter = iter(range(1000))
+
+    def run(kind, job):
+        base = os.path.join(work, f"{label}-{next(counter)}-{kind}")
+        relay_port = free_port(RELAY_HOST)
+        peer = (QuailPeer(args.bin, base, free_port(), relay_port) if kind == "quail"
+                else PostfixPeer(base, free_port(), relay_port))
+        try:
+            return job(peer)
+        finally:
+            trouble = peer.stop()
+            if trouble:
+                remarks.append(f"{peer.name} on port {peer.port}: {trouble}")
+            if not args.keep:
+                shutil.rmtree(base, ignore_errors=True)
+
+    return run
+
+
 def smtp_part(args, work, step):
     """Runs every SMTP case; returns (rows, remarks, failed). A row: (label, quail, Postfix, unit, note);
     a remark is a line to print under the table."""
@@ -369,26 +392,7 @@ def smtp_part(args, work, step):
     reason = postfix_peer.postfix_installed()
     quail_smtpd = os.path.join(args.bin, "quail-smtpd")
     quail_missing = None if os.access(quail_smtpd, os.X_OK) else "n/a (quail-smtpd not built yet)"
-    counter = iter(range(1000))
-
-    def fresh(kind):
-        base = os.path.join(work, f"smtp-{next(counter)}-{kind}")
-        relay_port = free_port(RELAY_HOST)
-        if kind == "quail":
-            return QuailPeer(args.bin, base, free_port(), relay_port)
-        return PostfixPeer(base, free_port(), relay_port)
-
-    def run(kind, job):
-        """job(peer) in a fresh instance, always stopped and removed afterwards."""
-        peer = fresh(kind)
-        try:
-            return job(peer)
-        finally:
-            trouble = peer.stop()
-            if trouble:
-                remarks.append(f"{peer.name} on port {peer.port}: {trouble}")
-            if not args.keep:
-                shutil.rmtree(peer.base, ignore_errors=True)
+    run = peer_runner(args, work, remarks, "smtp")
 
     messages, size = args.smtp_messages, args.smtp_size
     if not quail_missing and not os.access(os.path.join(args.bin, "quail-remote"), os.X_OK):
