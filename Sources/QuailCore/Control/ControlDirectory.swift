@@ -50,10 +50,14 @@ public struct ControlDirectory: Sendable {
         try lines(name)?.first?.text ?? fallback
     }
 
-    /// A non-negative integer from `name`, or `fallback` when the file is missing or empty.
+    /// The largest number a control file may hold (2^40: 34 000 years of seconds, a TiB of bytes). The daemons
+    /// add these to the clock (`now + timeoutsmtpd`, `birth + queuelifetime`): unbounded, 2^63 − 1 trapped them.
+    public static let maximumNumber = 1 << 40
+
+    /// A non-negative integer from `name`, at most `maximumNumber`, or `fallback` when the file is missing or empty.
     public func number(_ name: String, default fallback: Int) throws(ControlError) -> Int {
         guard let line = try lines(name)?.first else { return fallback }
-        guard let value = Int(line.text), value >= 0 else {
+        guard let value = Int(line.text), value >= 0, value <= ControlDirectory.maximumNumber else {
             throw .malformed(file: name, line: line.number, reason: "expected a non-negative integer, found \"\(line.text)\"")
         }
         return value

@@ -21,13 +21,18 @@ public enum RetrySchedule: Sendable, Equatable {
         }
     }
 
+    /// The longest delay `retryschedule` may give: a century; anything longer is a typo.
+    public static let maximumDelay = 36_500 * 86_400
+
     /// Parses `10m,10m,10m,24h` (commas or one per line); suffixes `s`, `m`, `h`, `d`, bare numbers are seconds.
     public static func parse(_ lines: [ControlLine], file: String = "retryschedule") throws(ControlError) -> RetrySchedule {
         var delays: [Int] = []
         for line in lines {
             for item in line.text.split(separator: ",") {
                 let text = String(item).trimmingWhitespace()
-                guard let seconds = parseDuration(text), seconds > 0 else {
+                // Bounded, or `now + delay` in nextAttempt overflows (found with the `control` fuzz target's
+                // input `9223372036854775807`, which trapped quail-send at its first deferral).
+                guard let seconds = parseDuration(text), seconds > 0, seconds <= maximumDelay else {
                     throw .malformed(file: file, line: line.number, reason: "bad delay \"\(text)\" (use e.g. 30s, 10m, 2h, 1d)")
                 }
                 delays.append(seconds)
@@ -42,7 +47,9 @@ public enum RetrySchedule: Sendable, Equatable {
         let multipliers: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         if let multiplier = multipliers[last] {
             guard let value = Int(text.dropLast()), value >= 0 else { return nil }
-            return value * multiplier
+            // Found by fuzzing: `200000000000000000h` overflowed Int and trapped.
+            let (seconds, overflow) = value.multipliedReportingOverflow(by: multiplier)
+            return overflow ? nil : seconds
         }
         guard let value = Int(text), value >= 0 else { return nil }
         return value

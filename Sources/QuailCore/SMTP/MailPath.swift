@@ -36,7 +36,8 @@ public struct MailPath: Sendable, Equatable {
         else { return nil }
         parameters = [:]
         for word in rest.split(separator: " ") {
-            let pair = word.split(separator: "=", maxSplits: 1)
+            // Found by fuzzing: a bare `=` split into no pieces at all, and `pair[0]` trapped.
+            let pair = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             parameters[pair[0].uppercased()] = pair.count > 1 ? String(pair[1]) : ""
         }
     }
