@@ -22,10 +22,32 @@ public enum Privileges {
         public var home: String
     }
 
-    /// `name`'s entry in the password database, or nil when there is none. qmail: auto_uids.
+    /// `name`'s entry in `/etc/passwd`, or nil when there is none. qmail: auto_uids.
+    ///
+    /// Read from the file, not with `getpwnam`: the programs are static executables (scripts/build), and glibc's
+    /// NSS `dlopen`s the modules `nsswitch.conf` names (`passwd: files systemd` on Debian 12), which crashes a
+    /// static process (SIGSEGV in libnss_systemd) whenever the name is not in the file. The `quail` user is a local
+    /// system user (`useradd --system`), so the file is where it is.
     public static func account(_ name: String) -> Account? {
-        guard let entry = getpwnam(name) else { return nil }
-        return Account(name: name, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid, home: String(cString: entry.pointee.pw_dir))
+        guard let fields = databaseEntries("/etc/passwd").first(where: { $0.count >= 7 && $0[0] == name }),
+              let uid = uid_t(fields[2]), let gid = gid_t(fields[3])
+        else { return nil }
+        return Account(name: name, uid: uid, gid: gid, home: fields[5])
+    }
+
+    /// What `initgroups` would set, from `/etc/group` (not through NSS, as `account`): the account's own group,
+    /// then every group that lists it as a member.
+    static func groups(of account: Account) -> [gid_t] {
+        let member = databaseEntries("/etc/group").filter { $0.count >= 4 && $0[3].split(separator: ",").contains { $0 == account.name } }
+        return [account.gid] + member.compactMap { gid_t($0[2]) }.filter { $0 != account.gid }
+    }
+
+    /// The lines of a colon-separated database file (`/etc/passwd`, `/etc/group`), split into fields.
+    private static func databaseEntries(_ path: String) -> [[String]] {
+        let bytes = ((try? FileIO.readFile(path)) ?? nil) ?? []
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
+            $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 
     /// What `dropForDaemon` decided.
@@ -73,7 +95,8 @@ public enum Privileges {
     /// Becomes `account` for good: its groups, its gid, its uid, in that order (after setuid there is no way back
     /// to set the others), then checks that root cannot be regained.
     public static func drop(to account: Account) throws(PrivilegeError) {
-        guard initgroups(account.name, account.gid) == 0 else { throw .call("initgroups(\(account.name))", .current) }
+        let groups = Privileges.groups(of: account)
+        guard setgroups(groups.count, groups) == 0 else { throw .call("setgroups(\(account.name))", .current) }
         guard setgid(account.gid) == 0 else { throw .call("setgid(\(account.gid))", .current) }
         guard setuid(account.uid) == 0 else { throw .call("setuid(\(account.uid))", .current) }
         let stuck = getuid() != account.uid || geteuid() != account.uid || getgid() != account.gid || getegid() != account.gid
