@@ -77,38 +77,172 @@ extension MessageState {
 
     /// Parses a record; `nil` when it is damaged in any way.
     public init?(decoding bytes: [UInt8]) {
-        let lines = bytes.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
-        guard lines.first == "quail-state 1" else { return nil }
-        var fields: [String: String] = [:]
-        var recipients: [Recipient] = []
-        for line in lines.dropFirst() {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            if parts.first == "rcpt" {
-                // Six fields before the remote host was recorded, seven before the last attempt's time; eight since.
-                guard (6...8).contains(parts.count), let status = Status(rawValue: parts[1]), let attempts = Int(parts[2]),
-                    let next = Int(parts[3]), let address = unescape(parts[4]), let error = unescape(parts[5]),
-                    let host = parts.count >= 7 ? unescape(parts[6]) : "",
-                    let lastAttempt = parts.count == 8 ? Int(parts[7]) : 0
-                else { return nil }
-                recipients.append(Recipient(address: address, status: status, attempts: attempts, nextAttempt: next, lastError: error,
-                                            remoteHost: host, lastAttempt: lastAttempt))
-            } else if parts.count == 2 {
-                fields[parts[0]] = parts[1]
+        guard let state = bytes.withUnsafeBufferPointer({ StateDecoder(strings: nil).decode($0) }) else { return nil }
+        self = state
+    }
+
+    /// Parses a record like `init?(decoding:)`, sharing equal strings through `strings` (quail-send's start-up).
+    public init?(decoding bytes: UnsafeBufferPointer<UInt8>, strings: StringInterner?) {
+        guard let state = StateDecoder(strings: strings).decode(bytes) else { return nil }
+        self = state
+    }
+}
+
+/// Shares the storage of equal strings. A million messages held for one outage repeat the same sender, error text
+/// and often recipients; each record read at start-up would otherwise hold its own heap copy of each.
+public final class StringInterner {
+    private var table: Set<String> = []
+
+    public init() {}
+
+    /// How many distinct long strings are held.
+    public var count: Int { table.count }
+
+    /// `text`, or an equal string seen before. Strings of up to 15 UTF-8 bytes are stored inline by Swift: left as they are.
+    public func intern(_ text: String) -> String {
+        if text.utf8.count <= 15 { return text }
+        return table.insert(text).memberAfterInsert
+    }
+}
+
+/// The state record's parser, on bytes: no line or field becomes a `String` unless it is kept, and no dictionary is
+/// built. quail-send reads a record per queued message at start-up, so this is its per-message cost.
+/// Accepts exactly what the record format allows (see `encoded`): a version line, `key value` lines (unknown keys
+/// ignored, the last of a repeated key wins), `rcpt` lines of six to eight fields; blank lines are skipped.
+private struct StateDecoder {
+    let strings: StringInterner?
+
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+    typealias Field = Range<Int>
+
+    func decode(_ bytes: Bytes) -> MessageState? {
+        var sawVersion = false
+        var birth: Field?, size: Field?, offset: Field?, sender: Field?, held: Field?
+        var recipients: [MessageState.Recipient] = []
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            defer { start = end + 1 }
+            if end == start { continue }
+            if !sawVersion {
+                guard equals(bytes, start..<end, "quail-state 1") else { return nil }
+                sawVersion = true
+                continue
+            }
+            // Up to eight space-separated fields; empty fields count (the format never omits one).
+            var fields: [Field] = []
+            fields.reserveCapacity(8)
+            var fieldStart = start
+            for index in start..<end where bytes[index] == 0x20 {
+                fields.append(fieldStart..<index)
+                fieldStart = index + 1
+                if fields.count > 8 { return nil }
+            }
+            fields.append(fieldStart..<end)
+            if equals(bytes, fields[0], "rcpt") {
+                guard (6...8).contains(fields.count), let recipient = recipient(bytes, fields) else { return nil }
+                recipients.append(recipient)
+            } else if fields.count == 2 {
+                let key = fields[0], value = fields[1]
+                if equals(bytes, key, "birth") { birth = value }
+                else if equals(bytes, key, "bytes") { size = value }
+                else if equals(bytes, key, "offset") { offset = value }
+                else if equals(bytes, key, "sender") { sender = value }
+                else if equals(bytes, key, "held") { held = value }
             } else {
                 return nil
             }
         }
-        guard let birth = fields["birth"].flatMap({ Int($0) }), let size = fields["bytes"].flatMap({ Int($0) }),
-            let offset = fields["offset"].flatMap({ Int($0) }), let sender = fields["sender"].flatMap(unescape),
+        guard sawVersion, let birth = birth.flatMap({ integer(bytes, $0) }), let size = size.flatMap({ integer(bytes, $0) }),
+            let offset = offset.flatMap({ integer(bytes, $0) }), let sender = sender.flatMap({ unescape(bytes, $0) }),
             !recipients.isEmpty
         else { return nil }
-        self.birth = birth
-        self.bytes = size
-        self.offset = offset
-        self.sender = sender
-        self.held = fields["held"] == "1"
-        self.recipients = recipients
+        var state = MessageState(birth: birth, bytes: size, offset: offset, envelope: Envelope(sender: sender, recipients: []))
+        state.held = held.map { equals(bytes, $0, "1") } ?? false
+        state.recipients = recipients
+        return state
     }
+
+    private func recipient(_ bytes: Bytes, _ fields: [Field]) -> MessageState.Recipient? {
+        guard let status = status(bytes, fields[1]), let attempts = integer(bytes, fields[2]), let next = integer(bytes, fields[3]),
+            let address = unescape(bytes, fields[4]), let error = unescape(bytes, fields[5]),
+            let host = fields.count >= 7 ? unescape(bytes, fields[6]) : "",
+            let lastAttempt = fields.count == 8 ? integer(bytes, fields[7]) : 0
+        else { return nil }
+        return MessageState.Recipient(address: address, status: status, attempts: attempts, nextAttempt: next, lastError: error,
+                                      remoteHost: host, lastAttempt: lastAttempt)
+    }
+
+    private func status(_ bytes: Bytes, _ field: Field) -> MessageState.Status? {
+        if equals(bytes, field, "pending") { return .pending }
+        if equals(bytes, field, "delivered") { return .delivered }
+        if equals(bytes, field, "failed") { return .failed }
+        if equals(bytes, field, "bounced") { return .bounced }
+        if equals(bytes, field, "deleted") { return .deleted }
+        return nil
+    }
+
+    private func equals(_ bytes: Bytes, _ field: Field, _ text: StaticString) -> Bool {
+        guard field.count == text.utf8CodeUnitCount else { return false }
+        let expected = text.utf8Start
+        for (offset, index) in field.enumerated() where bytes[index] != expected[offset] { return false }
+        return true
+    }
+
+    /// `Int(String)`'s grammar: an optional sign, then one or more ASCII digits, within range.
+    private func integer(_ bytes: Bytes, _ field: Field) -> Int? {
+        var index = field.lowerBound
+        var negative = false
+        if index < field.upperBound && (bytes[index] == 0x2B || bytes[index] == 0x2D) {
+            negative = bytes[index] == 0x2D
+            index += 1
+        }
+        guard index < field.upperBound else { return nil }
+        var value = 0
+        while index < field.upperBound {
+            let digit = Int(bytes[index]) - 0x30
+            guard (0...9).contains(digit) else { return nil }
+            let (times, overflowTimes) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowSum) = negative ? times.subtractingReportingOverflow(digit) : times.addingReportingOverflow(digit)
+            guard !overflowTimes && !overflowSum else { return nil }
+            value = sum
+            index += 1
+        }
+        return value
+    }
+
+    /// The inverse of `escape`: `%` alone is the empty string, `%XX` a byte; `nil` for a broken escape.
+    private func unescape(_ bytes: Bytes, _ field: Field) -> String? {
+        if equals(bytes, field, "%") { return "" }
+        let slice = Bytes(rebasing: bytes[field])
+        guard slice.contains(0x25) else { return keep(String(decoding: slice, as: UTF8.self)) }
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(slice.count)
+        var index = 0
+        while index < slice.count {
+            guard slice[index] == 0x25 else {
+                decoded.append(slice[index])
+                index += 1
+                continue
+            }
+            guard index + 2 < slice.count, let high = hexDigit(slice[index + 1]), let low = hexDigit(slice[index + 2]) else { return nil }
+            decoded.append(high << 4 | low)
+            index += 3
+        }
+        return keep(String(decoding: decoded, as: UTF8.self))
+    }
+
+    private func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+
+    private func keep(_ text: String) -> String { strings?.intern(text) ?? text }
 }
 
 // Percent-escapes bytes that would break a space-separated line; an empty value is written as "%".
@@ -123,20 +257,6 @@ private func escape(_ value: String) -> String {
         } else {
             bytes.append(byte)
         }
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
-private func unescape(_ value: String) -> String? {
-    if value == "%" { return "" }
-    var bytes: [UInt8] = []
-    var iterator = Array(value.utf8).makeIterator()
-    while let byte = iterator.next() {
-        guard byte == 0x25 else { bytes.append(byte); continue }
-        guard let high = iterator.next(), let low = iterator.next(),
-            let decoded = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-        else { return nil }
-        bytes.append(decoded)
     }
     return String(decoding: bytes, as: UTF8.self)
 }

@@ -31,6 +31,14 @@ public struct QueueStore: Sendable {
         return MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)
     }
 
+    /// Like `load(_:path:)` for many messages in a row (quail-send's start-up): `loader` keeps one read buffer for
+    /// every record and shares equal strings between them.
+    public func load(_ id: QueueID, path: String, with loader: StateLoader) throws(SpoolError) -> MessageState? {
+        if let state = loader.read(id, in: layout) { return state }
+        guard let spool = try SpoolFile.read(path) else { return nil }
+        return MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)
+    }
+
     /// Replaces the state record of `id` by write-then-rename.
     public func save(_ id: QueueID, _ state: MessageState) throws(Errno) {
         let path = layout.statePath(id)
@@ -50,17 +58,26 @@ public struct QueueStore: Sendable {
     public func removeOrphanStates() throws(Errno) -> Int {
         var removed = 0
         for bucket in 0..<QueueLayout.split {
-            for name in try FileIO.listDirectory(layout.stateDirectory(bucket)) {
-                let path = layout.stateDirectory(bucket) + "/" + name
-                guard let id = QueueID(name) else {
-                    if name.hasPrefix(".new.") { try FileIO.unlinkIfPresent(path) }
-                    continue
-                }
-                // Only a taken-in message ever has a record, so one beside a todo/ file is debris too.
-                if try FileIO.status(layout.messPath(id)) == nil {
-                    try FileIO.unlinkIfPresent(path)
-                    removed += 1
-                }
+            removed += try removeOrphanStates(bucket: bucket, takenIn: Set(messIDs(bucket: bucket)))
+        }
+        return removed
+    }
+
+    /// Removes the state records in bucket `bucket` of messages not in `takenIn`, the bucket's `mess/` listing:
+    /// two directory listings instead of a `stat` per record. Only the spool's owner may call this, so that
+    /// `mess/` cannot change between the listing and the removal.
+    public func removeOrphanStates(bucket: QueueID, takenIn: Set<QueueID>) throws(Errno) -> Int {
+        var removed = 0
+        for name in try FileIO.listDirectory(layout.stateDirectory(bucket)) {
+            let path = layout.stateDirectory(bucket) + "/" + name
+            guard let id = QueueID(name) else {
+                if name.hasPrefix(".new.") { try FileIO.unlinkIfPresent(path) }
+                continue
+            }
+            // Only a taken-in message ever has a record, so one beside a todo/ file is debris too.
+            if !takenIn.contains(id) {
+                try FileIO.unlinkIfPresent(path)
+                removed += 1
             }
         }
         return removed
@@ -82,5 +99,67 @@ public struct QueueStore: Sendable {
             }
         }
         return removed
+    }
+}
+
+/// Reads state records one after another with one buffer, and shares equal strings between the records it
+/// returns (`StringInterner`). For quail-send's start-up, which reads one record per queued message: each is opened
+/// relative to its `state/H/` directory, kept open while the ids come bucket by bucket, so the kernel walks one
+/// path component per record, not six.
+public final class StateLoader {
+    public let strings = StringInterner()
+    private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
+    private var directory: (bucket: QueueID, fd: Int32)?
+
+    public init() {}
+
+    deinit {
+        buffer.deallocate()
+        if let directory { close(directory.fd) }
+    }
+
+    /// The record of message `id`; `nil` when it is missing, unreadable or damaged (the envelope then decides).
+    func read(_ id: QueueID, in layout: QueueLayout) -> MessageState? {
+        let bucket = id % QueueLayout.split
+        if directory?.bucket != bucket {
+            if let directory { close(directory.fd) }
+            directory = nil
+            guard let fd = try? FileIO.open(layout.stateDirectory(bucket), O_RDONLY | O_DIRECTORY) else { return nil }
+            directory = (bucket, fd)
+        }
+        guard let directory else { return nil }
+        let opened = Self.decimalName(of: id) { name in try? retryingInterrupts { openat(directory.fd, name, O_RDONLY | O_CLOEXEC) } }
+        guard let fd = opened else { return nil }
+        defer { close(fd) }
+        var filled = 0
+        while true {
+            if filled == buffer.count {
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 1)
+                larger.copyMemory(from: UnsafeRawBufferPointer(buffer))
+                buffer.deallocate()
+                buffer = larger
+            }
+            let count: Int
+            do { count = try FileIO.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...])) } catch { return nil }
+            if count == 0 { break }
+            filled += count
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<filled]).bindMemory(to: UInt8.self)
+        return MessageState(decoding: bytes, strings: strings)
+    }
+
+    /// Calls `body` with `id` in decimal as a C string, without a heap allocation.
+    static func decimalName<R>(of id: QueueID, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 21) { digits in
+            var value = id
+            var start = 20
+            digits[20] = 0
+            repeat {
+                start -= 1
+                digits[start] = CChar(0x30 + Int(value % 10))
+                value /= 10
+            } while value > 0
+            return body(digits.baseAddress! + start)
+        }
     }
 }

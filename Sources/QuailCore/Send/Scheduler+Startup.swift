@@ -10,14 +10,29 @@ extension Scheduler {
         do {
             let debris = try store.removeInjectionDebris(now: now)
             if debris > 0 { Diagnostics.log("status: removed \(debris) unfinished injections from tmp/") }
-            let orphans = try store.removeOrphanStates()
-            if orphans > 0 { Diagnostics.log("status: removed \(orphans) state records of finished messages") }
         } catch { throw .system("cannot prepare \(layout.root)", error) }
+        // One listing of each mess/ bucket serves both the orphan check and the loading; the per-message work is
+        // reading one state record (a million messages: see docs/BENCHMARKS.md, P4).
+        var buckets: [[QueueID]] = []
+        var orphans = 0
         for bucket in 0..<QueueLayout.split {
             let ids: [QueueID]
             do { ids = try store.messIDs(bucket: bucket) } catch { throw .system("cannot list \(layout.messDirectory(bucket))", error) }
-            for id in ids { loadTakenIn(id) }
+            do { orphans += try store.removeOrphanStates(bucket: bucket, takenIn: Set(ids)) } catch {
+                throw .system("cannot prepare \(layout.root)", error)
+            }
+            // In inode order, which is roughly the order of the records on disk: fewer seeks with a cold cache.
+            buckets.append(ids.sorted())
         }
+        if orphans > 0 { Diagnostics.log("status: removed \(orphans) state records of finished messages") }
+        let total = buckets.reduce(0) { $0 + $1.count }
+        messages.reserveCapacity(total)
+        timers.reserveCapacity(total)
+        let loader = StateLoader()
+        for ids in buckets {
+            for id in ids { loadTakenIn(id, with: loader) }
+        }
+        buckets = []
         try openFIFOs()
         scanTodo()
         return true
@@ -44,9 +59,9 @@ extension Scheduler {
         do { return try QueueLock.wait(layout, pause: pause) } catch { throw .system("cannot lock \(layout.sendLock)", error) }
     }
 
-    private func loadTakenIn(_ id: QueueID) {
+    private func loadTakenIn(_ id: QueueID, with loader: StateLoader) {
         do {
-            guard let state = try store.load(id, path: layout.messPath(id)) else { return }
+            guard let state = try store.load(id, path: layout.messPath(id), with: loader) else { return }
             add(QueuedMessage(id: id, state: state))
         } catch {
             reportDamaged(id, error)

@@ -10,6 +10,9 @@ public struct TimerHeap: Sendable {
     public var count: Int { entries.count }
     public var nextDue: Int? { entries.first?.due }
 
+    /// Makes room for `count` entries in all, so that loading a large queue does not regrow the heap step by step.
+    public mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
+
     public mutating func push(_ due: Int, _ id: QueueID) {
         entries.append((due, id))
         var child = entries.count - 1
