@@ -127,10 +127,4 @@ extension Scheduler {
         destinations.removeAll()
         Diagnostics.log("qctl: requeue: every waiting message is due now")
     }
-
-    private func save(_ message: QueuedMessage) {
-        do { try store.save(message.id, message.state) } catch {
-            SendLog.warning("cannot save the state of message \(message.id): \(error)")
-        }
-    }
 }

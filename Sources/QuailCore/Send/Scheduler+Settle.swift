@@ -47,7 +47,14 @@ extension Scheduler {
             }
             message.state.recipients[index] = recipient
         }
-        if message.inFlight.isEmpty { settle(message) }
+        if message.inFlight.isEmpty {
+            settle(message)
+        } else if results.contains(where: { if case .deferred = $0 { false } else { true } }) {
+            // Other deliveries of this message still run or wait for a slot: record the final results now, so
+            // that a crash before they end repeats none of these deliveries (DESIGN.md: at least once, and
+            // a repeat only of the delivery whose record a crash cut off).
+            save(message)
+        }
     }
 
     /// With nothing in flight: bounces new failures, then removes a finished message or saves its state.
@@ -57,10 +64,16 @@ extension Scheduler {
             finish(message)
             return
         }
+        save(message)
+        schedule(message)
+    }
+
+    /// Replaces the message's state record (write, then rename; not fsynced: losing it repeats deliveries,
+    /// it loses none).
+    func save(_ message: QueuedMessage) {
         do { try store.save(message.id, message.state) } catch {
             SendLog.warning("cannot save the state of message \(message.id): \(error); it may be delivered again")
         }
-        schedule(message)
     }
 
     /// Removes a message whose every recipient is delivered or bounced.
