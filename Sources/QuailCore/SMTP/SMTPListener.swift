@@ -60,7 +60,10 @@ public final class SMTPListener {
         guard fd >= 0 else { throw Errno.current }
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0, listen(fd, 128) == 0 else {
+        // The kernel's largest backlog (net.core.somaxconn caps it), not 128: in a burst of connections while the
+        // sessions' start-up holds the CPU, a full accept queue drops handshakes, and those clients then wait on a
+        // half-open connection for a minute, never told 421 (scripts/load, 1000 at once: 250 of them).
+        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0, listen(fd, SOMAXCONN) == 0 else {
             let error = Errno.current
             close(fd)
             throw error
