@@ -2,16 +2,36 @@ import Glibc
 
 /// Hands a message to `quail-queue`, or to `$QUAILQUEUE` when set (a filter or scanner with the same
 /// interface), as qmail's programs do with qmail-queue and `$QMAILQUEUE`. qmail: qmail_open/qmail_close.
+///
+/// A caller that owns the queue itself (quail-smtpd's sessions and quail-local, running as the queue's owner)
+/// gets a forked child that runs quail-queue's code (`QueueProgram`) without exec: the same child process with
+/// the same pipes and exit codes, minus a program start per message. Any other caller runs the program, which
+/// an install makes setuid to the queue's owner.
 public struct QueueClient: Sendable {
-    /// The program that gets the message on fd 0 and the envelope on fd 1.
-    public var program: String
+    /// The program that gets the message on fd 0 and the envelope on fd 1; nil for the forked `QueueProgram`.
+    public var program: String?
+    /// The queue the forked child writes.
+    public var layout: QueueLayout
 
-    public init(program: String? = nil) {
-        self.program = program ?? Environment.nonEmpty("QUAILQUEUE") ?? ChildProcess.locate("quail-queue")
+    public init(program: String? = nil, home: QuailHome = QuailHome()) {
+        layout = home.queue
+        if let program = program ?? Environment.nonEmpty("QUAILQUEUE") {
+            self.program = program
+        } else if QueueClient.owns(layout) {
+            self.program = nil
+        } else {
+            self.program = ChildProcess.locate("quail-queue")
+        }
+    }
+
+    /// Whether this process's effective user owns the queue, so quail-queue would gain no rights by its setuid.
+    static func owns(_ layout: QueueLayout) -> Bool {
+        var info = stat()
+        return stat(layout.root, &info) == 0 && info.st_uid == geteuid()
     }
 
     /// Starts the queue program for one message, to be streamed into it.
-    public func begin() -> QueueSubmission { QueueSubmission(program: program) }
+    public func begin() -> QueueSubmission { QueueSubmission(program: program, layout: layout) }
 
     /// Runs the queue program with `message` (LF-ended text) and `envelope`; returns its exit code,
     /// 0 meaning the message is durably queued (see `QueueFailure` for the others).
@@ -31,7 +51,7 @@ public final class QueueSubmission {
     private var envelopeEnd: Int32 = -1
     private var failure: Int32?
 
-    init(program: String) {
+    init(program: String?, layout: QueueLayout) {
         // A queue program that exits early (a refusing filter) must not kill us with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         guard let message = try? FileIO.makePipe() else { failure = QueueFailure.outOfMemory.rawValue; return }
@@ -42,7 +62,11 @@ public final class QueueSubmission {
         }
         defer { close(message.read); close(envelope.read) }
         do {
-            pid = try ChildProcess.spawn(program, arguments: [], stdin: message.read, stdout: envelope.read)
+            if let program {
+                pid = try ChildProcess.spawn(program, arguments: [], stdin: message.read, stdout: envelope.read)
+            } else {
+                pid = try ChildProcess.fork(stdin: message.read, stdout: envelope.read) { QueueProgram.run(layout: layout) }
+            }
         } catch {
             close(message.write); close(envelope.write)
             failure = 120  // qmail's "unable to exec qq"

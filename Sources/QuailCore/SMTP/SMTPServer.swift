@@ -86,7 +86,7 @@ public final class SMTPServer {
     /// Reads the message after 354 and queues it; false when the connection must close.
     private func receiveData(from sender: String, to recipients: [String], session: SMTPSession, config: Configuration) -> Bool {
         send(.startData, flush: true)
-        let submission = QueueClient().begin()
+        let submission = QueueClient(home: home).begin()
         let queueProcess = submission.pid
         submission.write(Array(receivedLine(session: session, config: config).utf8))
         var decoder = DataDecoder(byteLimit: config.databytes)

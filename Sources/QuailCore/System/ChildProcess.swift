@@ -41,6 +41,33 @@ public enum ChildProcess {
         return pid
     }
 
+    /// Forks a child that runs `body` with its descriptors 0 and 1 set to `stdin` and `stdout`, every other
+    /// descriptor above 2 closed, and exits with `body`'s result: no exec, so none of a program start's cost.
+    /// Only for single-threaded callers (a forked child of a threaded process may find a lock held forever).
+    public static func fork(stdin: Int32, stdout: Int32, _ body: () -> Int32) throws(Errno) -> pid_t {
+        let pid = Glibc.fork()
+        if pid < 0 { throw Errno.current }
+        if pid > 0 { return pid }
+        guard dup2(stdin, STDIN_FILENO) >= 0, dup2(stdout, STDOUT_FILENO) >= 0 else { _exit(111) }
+        // Without an exec, close-on-exec does nothing: a write end of some pipe left open here could keep its
+        // reader waiting for an end of file (quail-local's report to quail-send, a message's own pipe).
+        closeDescriptors(from: 3)
+        _exit(body())
+    }
+
+    /// Closes every descriptor from `lowest` up: those `/proc/self/fd` lists (a loop up to the descriptor limit
+    /// could be a million calls; Glibc's module offers neither close_range nor syscall).
+    static func closeDescriptors(from lowest: Int32) {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        var open: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if let fd = Int32(name), fd >= lowest, fd != dirfd(directory) { open.append(fd) }
+        }
+        closedir(directory)
+        for fd in open { close(fd) }
+    }
+
     /// Waits for `pid` and returns its exit status, or 128 + the signal that killed it.
     public static func wait(_ pid: pid_t) throws(Errno) -> Int32 {
         var status: Int32 = 0

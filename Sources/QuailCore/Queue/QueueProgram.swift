@@ -1,0 +1,22 @@
+import Glibc
+
+/// What `quail-queue` does once it knows its home: reads the message on fd 0 and the envelope on fd 1, commits
+/// both, and returns qmail-queue's exit code. Its `main` runs this after settling its privileges; a caller that
+/// owns the queue runs it in a forked child instead (`QueueClient`), which is the same process with the same
+/// interface, minus an exec and a runtime start per message.
+public enum QueueProgram {
+    public static func run(layout: QueueLayout) -> Int32 {
+        // qmail-queue's guard: a stuck injector dies after a day, long before quail-send treats its debris as dead.
+        signal(SIGALRM, SIG_DFL)
+        alarm(UInt32(QueueTiming.injectorDeadline))
+        // Installed setuid quail: the caller's umask must not decide the spool's modes (QueueWriter sets them too).
+        umask(0o077)
+        do throws(QueueFailure) {
+            _ = try QueueWriter(layout: layout).inject(messageFD: STDIN_FILENO, envelopeFD: STDOUT_FILENO,
+                                                       received: QueueWriter.receivedLine())
+            return 0
+        } catch {
+            return error.rawValue  // qmail-queue(8) codes: every caller of qmail-queue already reads them
+        }
+    }
+}

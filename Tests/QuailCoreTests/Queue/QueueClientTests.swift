@@ -1,0 +1,35 @@
+import Foundation
+import Glibc
+@testable import QuailCore
+import Testing
+
+/// Which way a message reaches the queue: a forked `QueueProgram` when this process owns the queue (nothing to
+/// gain from quail-queue's setuid), the quail-queue program otherwise, `$QUAILQUEUE` or an explicit program always.
+@Suite struct QueueClientTests {
+    @Test func ownerOfTheQueueForksInsteadOfRunningAProgram() throws {
+        let home = try makeScratchDirectory()
+        try FileManager.default.createDirectory(atPath: home + "/queue", withIntermediateDirectories: true)
+        let client = QueueClient(home: QuailHome(path: home))
+        #expect(client.program == nil)
+        #expect(client.layout.root == home + "/queue")
+    }
+
+    /// Needs root to give the queue away (the tests run as root; scripts/test says so).
+    @Test(.enabled(if: geteuid() == 0)) func aQueueOwnedBySomeoneElseGoesThroughQuailQueue() throws {
+        let home = try makeScratchDirectory()
+        try FileManager.default.createDirectory(atPath: home + "/queue", withIntermediateDirectories: true)
+        #expect(chown(home + "/queue", 65534, 65534) == 0)
+        #expect(QueueClient(home: QuailHome(path: home)).program?.hasSuffix("quail-queue") == true)
+    }
+
+    @Test func anExplicitProgramIsAlwaysRun() throws {
+        let home = try makeScratchDirectory()
+        try FileManager.default.createDirectory(atPath: home + "/queue", withIntermediateDirectories: true)
+        #expect(QueueClient(program: "/bin/false", home: QuailHome(path: home)).program == "/bin/false")
+    }
+
+    @Test func aMissingQueueIsLeftToQuailQueueToReport() throws {
+        let home = try makeScratchDirectory()
+        #expect(QueueClient(home: QuailHome(path: home)).program?.hasSuffix("quail-queue") == true)
+    }
+}
