@@ -14,7 +14,9 @@ Every rate is also given as a ratio to the disk ceiling. Then the SMTP part
 primary is down, under the same smtp-source load; and the memory of one idle SMTP
 session in each. Then the relay part (scripts/bench_relay.py): both relaying to
 smtp-sink as the primary, the rate with the primary up and the drain of a backlog
-after the primary returns. `--only queue`, `--only smtp` or `--only relay` runs one part. Loopback only,
+after the primary returns. Then the large-queue part (scripts/bench_large.py): one million queued
+messages, quail-send's start-up to first delivery, its peak memory, and injection beside that queue.
+`--only queue|smtp|relay|large` runs one part. Loopback only,
 bounded loops and timeouts; writes nothing outside its temporary directory.
 """
 
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 
+import bench_large
 import bench_relay
 import bench_smtp
 
@@ -297,9 +300,9 @@ def main():
     parser.add_argument("--stall", type=float, default=30, help="give up when no delivery for this long (default 30)")
     parser.add_argument("--dir", default=None, help="where to make the temporary home (default $TMPDIR or /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--only", choices=["all", "queue", "smtp", "relay"], default="all",
+    parser.add_argument("--only", choices=["all", "queue", "smtp", "relay", "large"], default="all",
                         help="queue: injection and local delivery; smtp: quail-smtpd against Postfix; "
-                             "relay: relay rate and drain against Postfix (default all)")
+                             "relay: relay rate and drain against Postfix; large: a million queued messages (default all)")
     parser.add_argument("--smtp-messages", type=int, default=5000, help="messages per SMTP case (default 5000)")
     parser.add_argument("--smtp-sessions", default="1,20,100",
                         help="smtp-source -s values, comma-separated (default 1,20,100)")
@@ -313,6 +316,7 @@ def main():
                         help="seconds the primary stays down after everything is queued (default 20)")
     parser.add_argument("--drain-limit", type=float, default=600,
                         help="seconds to wait for the drain after the primary returns (default 600)")
+    bench_large.add_arguments(parser)
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
     try:
@@ -320,7 +324,8 @@ def main():
     except ValueError:
         parser.error("--smtp-sessions takes numbers separated by commas")
     needed = {"queue": ["quail-queue", "quail-inject", "quail-send"], "smtp": ["quail-send", "quail-qstat"],
-              "relay": ["quail-send", "quail-smtpd", "quail-remote", "quail-qstat"]}
+              "relay": ["quail-send", "quail-smtpd", "quail-remote", "quail-qstat"],
+              "large": ["quail-send", "quail-queue", "quail-remote"]}
     for program in sum(needed.values(), []) if args.only == "all" else needed[args.only]:
         if not os.access(os.path.join(args.bin, program), os.X_OK):
             sys.exit(f"scripts/bench: {args.bin}/{program} is missing; build first (swift build -c release)")
@@ -344,10 +349,14 @@ def main():
         print(f"relay: {args.relay_messages} messages of smtp-source -l {args.smtp_size}, -s {bench_relay.SESSIONS}, "
               f"to smtp-sink on {bench_smtp.RELAY_HOST}; drain: primary down {args.outage:.0f} s after queueing, "
               f"limit {args.drain_limit:.0f} s")
+    if args.only in ("all", "large"):
+        print(f"large: {args.large_messages} queued messages, {args.large_startups} quail-send start-ups, injection "
+              f"{args.large_inject} x {args.large_inject_repeat}; Postfix at {args.postfix_messages} queued")
     sys.stdout.flush()
 
     results, smtp_rows, remarks, smtp_failed = [], [], [], False
     relay_rows, relay_remarks, relay_failed = [], [], False
+    large_lines, large_failed = [], False
     step = lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)
     try:
         if args.only in ("all", "queue"):
@@ -356,6 +365,8 @@ def main():
             smtp_rows, remarks, smtp_failed = bench_smtp.smtp_part(args, work, step)
         if args.only in ("all", "relay"):
             relay_rows, relay_remarks, relay_failed = bench_relay.relay_part(args, work, step)
+        if args.only in ("all", "large"):
+            large_lines, large_failed = bench_large.large_part(args, work, step)
     finally:
         if args.keep:
             print(f"kept {work}")
@@ -368,9 +379,12 @@ def main():
         bench_smtp.print_table(smtp_rows, remarks)
     if relay_rows:
         bench_relay.print_table(relay_rows, relay_remarks)
+    if large_lines:
+        print()
+        print("\n".join(large_lines))
     # Cases that cannot run yet are n/a, not errors; a measured case that lost or refused messages is.
     queue_failed = any(rate is not None and "failed" in note for _, rate, note in results)
-    return 1 if queue_failed or smtp_failed or relay_failed else 0
+    return 1 if queue_failed or smtp_failed or relay_failed or large_failed else 0
 
 
 def queue_part(args, work, results, step):
