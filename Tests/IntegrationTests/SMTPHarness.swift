@@ -116,6 +116,16 @@ final class SMTPDaemon {
 
     /// Children of the listener (the session processes under --listen or tcpserver).
     func sessionProcesses() -> [pid_t] { childProcesses(of: pid).filter { processName($0) == "quail-smtpd" } }
+
+    /// Session processes serving a connection now: their fd 0 is a socket. Under --listen a process whose
+    /// session ended waits, idle, on /dev/null for the next connection (SMTPListener.maximumUses).
+    func busySessionProcesses() -> [pid_t] {
+        sessionProcesses().filter { pid in
+            var target = [CChar](repeating: 0, count: 256)
+            let length = readlink("/proc/\(pid)/fd/0", &target, target.count - 1)
+            return length > 0 && String(cString: target).hasPrefix("socket:")
+        }
+    }
 }
 
 /// Reads one line from `fd` within `timeout` seconds.

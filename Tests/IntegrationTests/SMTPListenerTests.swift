@@ -139,7 +139,38 @@ import Testing
             return Int(message.originalText[range.upperBound...].prefix { $0.isNumber })
         }
         #expect(sequences.sorted() == Array(0..<50))
-        #expect(waitUntil(10) { server.sessionProcesses().isEmpty }, "every session child exits")
+        #expect(waitUntil(10) { server.busySessionProcesses().isEmpty }, "every session ended")
+        #expect(server.sessionProcesses().count <= 50, "no more session processes than sessions at once")
+    }
+
+    /// A session process serves the next connection once its session ends, and exits after
+    /// `SMTPListener.maximumUses` sessions: 130 sessions one after the other take two processes, the first
+    /// serving exactly 100, each session with a fresh environment and greeting.
+    @Test func sessionProcessesAreReusedAndRetireAfterTheirMaximumUses() throws {
+        let home = try TestHome.backup()
+        let server = try SMTPDaemon(home)
+        for number in 0..<130 {
+            let client = try server.connect()
+            if number % 10 == 0 {
+                try client.hello()
+                try client.beginData(from: "s\(number)@client.test")
+                client.send("Subject: \(number)\r\n\r\nbody \(number)\r\n.\r\n")
+                try client.expect(250, "2.0.0")
+            } else {
+                try client.expect(220)
+            }
+            try client.command("QUIT", 221, "2.0.0")
+            #expect(client.waitForClose(5) != nil, "the client sees the end of session \(number)")
+        }
+        #expect(home.todoCount() == 13)
+        // Each session logs `connect` prefixed with its process's pid.
+        #expect(waitUntil(10) { server.log.components(separatedBy: ": connect\n").count - 1 == 130 }, "\(server.log.suffix(500))")
+        let pids = server.log.split(separator: "\n").filter { $0.hasSuffix(": connect") }.compactMap { Int32($0.split(separator: " ")[1]) }
+        let served = Dictionary(grouping: pids, by: { $0 }).mapValues(\.count)
+        #expect(served.count == 2, "\(served)")
+        #expect(served[pids[0]] == SMTPListener.maximumUses, "\(served)")
+        #expect(waitUntil(10) { !server.sessionProcesses().contains(pids[0]) }, "the first process exited after its last use")
+        #expect(server.sessionProcesses().count == 1 && server.busySessionProcesses().isEmpty, "one idle process is left")
     }
 
     @Test func listensOnIPv6() throws {

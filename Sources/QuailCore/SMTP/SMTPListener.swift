@@ -1,18 +1,35 @@
 import Glibc
 
-/// `quail-smtpd --listen ADDR:PORT`: accepts connections and serves each in a child process of its own,
-/// with the UCSPI environment tcpserver would set, at most `concurrencyincoming` at a time.
-/// qmail: tcpserver in front of qmail-smtpd.
+/// `quail-smtpd --listen ADDR:PORT`: accepts connections and serves each in a session process, with the UCSPI
+/// environment tcpserver would set, at most `concurrencyincoming` at a time. qmail: tcpserver in front of
+/// qmail-smtpd.
 ///
-/// The child is a plain `fork` that runs `SMTPServer` without an `exec`: the listener is single-threaded
-/// and holds nothing a session must not see, and skipping the exec (and the dynamic loader) removes most
-/// of a connection's start-up cost. The session is as isolated as under tcpserver: its own process.
+/// A session process is a plain `fork` that runs `SMTPServer` without an `exec`: the listener is
+/// single-threaded and holds nothing a session must not see. When its session ends the process does not exit:
+/// it tells the listener it is idle and waits for the next connection, passed over a Unix socket, so that a
+/// connection costs neither a fork nor an exit nor the page faults of a fresh process (Postfix's smtpd works the
+/// same way, `max_use` and `max_idle`). It serves one connection at a time, as isolated from the other
+/// connections as under tcpserver, and exits after `maximumUses` sessions or `idleLifetime` seconds unused.
 public final class SMTPListener {
     private let address: SocketAddress
     private let home: QuailHome
-    private var children: Set<pid_t> = []
-    /// Signals the listener turns into bytes on its pipe; a session child puts them back to the default.
+    /// The session processes by pid, each with the listener's end of its channel.
+    private var workers: [pid_t: Worker] = [:]
+    /// Signals the listener turns into bytes on its pipe; a session process puts them back to the default.
     private static let handled = [SIGCHLD, SIGTERM, SIGINT]
+    /// Sessions one process serves before it exits (Postfix: max_use 100).
+    public static let maximumUses = 100
+    /// Seconds an idle session process waits for a connection before the listener retires it.
+    public static let idleLifetime = 60
+    /// What a session process writes on its channel when its session has ended.
+    private static let idleByte: UInt8 = 0x69
+
+    private struct Worker {
+        /// The listener's end of the socket pair: connections go out, idle bytes come in.
+        var channel: Int32
+        /// When its last session ended; nil while it serves one.
+        var idleSince: Int?
+    }
 
     public init(address: SocketAddress, home: QuailHome) {
         self.address = address
@@ -35,22 +52,31 @@ public final class SMTPListener {
             return 111
         }
         while true {
+            let channels = workers.map { (pid: $0.key, fd: $0.value.channel) }
             var watched = [pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
-            if poll(&watched, 2, -1) <= 0 { continue }
+            watched += channels.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            if poll(&watched, nfds_t(watched.count), pollTimeout()) < 0 { continue }
             if watched[0].revents != 0 {
                 let received = signals.drain()
                 reap()
                 if received.contains(SIGTERM) || received.contains(SIGINT) { break }
             }
-            if watched[1].revents != 0 { accept(on: listener, signals: signals.readEnd) }
+            for (index, channel) in channels.enumerated() where watched[index + 2].revents != 0 {
+                heardFrom(channel.pid)
+            }
+            retireIdleWorkers()
+            if watched[1].revents != 0 { accept(on: listener) }
         }
         close(listener)
-        Diagnostics.log("quail-smtpd: stopped listening; waiting for \(children.count) sessions")
-        while !children.isEmpty {
+        // Idle processes see their channel close and exit; busy ones exit when their session ends and they
+        // find nobody to report to.
+        let sessions = workers.values.count(where: { $0.idleSince == nil })
+        for pid in Array(workers.keys) { retire(pid) }
+        Diagnostics.log("quail-smtpd: stopped listening; waiting for \(sessions) sessions")
+        while true {
             var status: Int32 = 0
-            let pid = waitpid(-1, &status, 0)
-            if pid > 0 { children.remove(pid) } else if errno != EINTR { break }
+            if waitpid(-1, &status, 0) < 0 && errno != EINTR { break }
         }
         return 0
     }
@@ -73,7 +99,7 @@ public final class SMTPListener {
         return fd
     }
 
-    private func accept(on listener: Int32, signals: Int32) {
+    private func accept(on listener: Int32) {
         let connection = Glibc.accept(listener, nil, nil)
         guard connection >= 0 else { return }
         defer { close(connection) }
@@ -81,26 +107,74 @@ public final class SMTPListener {
         reap()
         // Read per connection, like every other control file of quail-smtpd; a broken file keeps the default.
         let limit = (try? home.control.positiveNumber("concurrencyincoming", default: 100)) ?? 100
-        guard children.count < limit else {
+        guard workers.values.count(where: { $0.idleSince == nil }) < limit else {
             try? FileIO.writeAll(connection, SMTPReply.tooManyConnections.wire)
             return
         }
+        // The process idle for the shortest time: its pages are the likeliest to be warm.
+        while let (pid, _) = workers.filter({ $0.value.idleSince != nil }).max(by: { $0.value.idleSince! < $1.value.idleSince! }) {
+            do {
+                try DescriptorPassing.send(connection, over: workers[pid]!.channel)
+                workers[pid]!.idleSince = nil
+                return
+            } catch {
+                retire(pid)
+            }
+        }
+        startWorker(serving: connection)
+    }
+
+    /// Forks a session process for `connection`, with a channel to get later connections over.
+    private func startWorker(serving connection: Int32) {
+        var ends: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
+            Diagnostics.log("quail-smtpd: cannot start a session: \(Errno.current)")
+            try? FileIO.writeAll(connection, SMTPReply.configurationProblem.wire)
+            return
+        }
         let pid = fork()
-        if pid == 0 { serve(connection, closing: [listener, signals]) }
+        if pid == 0 {
+            close(ends[0])
+            work(first: connection, channel: ends[1])
+        }
+        close(ends[1])
         if pid > 0 {
-            children.insert(pid)
+            workers[pid] = Worker(channel: ends[0], idleSince: nil)
         } else {
+            close(ends[0])
             Diagnostics.log("quail-smtpd: cannot start a session: \(Errno.current)")
             try? FileIO.writeAll(connection, SMTPReply.configurationProblem.wire)
         }
     }
 
-    /// In the forked child: becomes the session tcpserver would have started, on fds 0 and 1, and exits.
-    private func serve(_ connection: Int32, closing inherited: [Int32]) -> Never {
+    /// The session process: serves `first`, then every connection the listener passes, and exits.
+    private func work(first: Int32, channel: Int32) -> Never {
         for number in SMTPListener.handled { signal(number, SIG_DFL) }
-        for fd in inherited { close(fd) }
-        // The signal pipe's write end is close-on-exec only; without an exec it must go by hand.
+        // The signal pipe's write end is close-on-exec only; without an exec it must go by hand, and so must the
+        // listening socket and the other processes' channels (holding one would hide its close from its owner).
         SignalPipe.closeWriteEnd()
+        ChildProcess.closeDescriptors(from: 3, except: [first, channel])
+        let nowhere = open("/dev/null", O_RDWR | O_CLOEXEC)
+        var connection = first
+        for use in 1...SMTPListener.maximumUses {
+            serve(connection)
+            // After the last use, exit without a word: the listener sees the channel close and counts a slot free.
+            if use == SMTPListener.maximumUses { break }
+            // Idle is said before the client sees its connection end, so a client that connects again at once
+            // finds this process ready rather than making the listener fork another.
+            var idle = SMTPListener.idleByte
+            let told = write(channel, &idle, 1) == 1
+            dup2(nowhere, STDIN_FILENO)
+            dup2(nowhere, STDOUT_FILENO)
+            guard told, let next = DescriptorPassing.receive(over: channel) else { break }
+            connection = next
+        }
+        exit(0)
+    }
+
+    /// One session on `connection`, as tcpserver would start it: the connection on fds 0 and 1, the UCSPI
+    /// variables set for it.
+    private func serve(_ connection: Int32) {
         dup2(connection, STDIN_FILENO)
         dup2(connection, STDOUT_FILENO)
         close(connection)
@@ -116,7 +190,37 @@ public final class SMTPListener {
             ucspi["TCPLOCALPORT"] = String(here.port)
         }
         for (name, value) in ucspi { setenv(name, value, 1) }
-        exit(SMTPServer(home: home, context: .fromEnvironment()).run())
+        _ = SMTPServer(home: home, context: .fromEnvironment()).run()
+    }
+
+    /// A byte or an end of file on a session process's channel: idle again, or gone.
+    private func heardFrom(_ pid: pid_t) {
+        guard let worker = workers[pid] else { return }
+        var byte: UInt8 = 0
+        if read(worker.channel, &byte, 1) == 1 && byte == SMTPListener.idleByte {
+            workers[pid]!.idleSince = MailDate.now()
+        } else {
+            retire(pid)
+        }
+    }
+
+    /// Closes the channel of `pid`: an idle process then exits, a busy one exits when its session ends.
+    private func retire(_ pid: pid_t) {
+        guard let worker = workers.removeValue(forKey: pid) else { return }
+        close(worker.channel)
+    }
+
+    private func retireIdleWorkers() {
+        let now = MailDate.now()
+        for (pid, worker) in workers {
+            if let since = worker.idleSince, now - since >= SMTPListener.idleLifetime { retire(pid) }
+        }
+    }
+
+    /// Milliseconds until the oldest idle process is due to retire; -1 (forever) when none is idle.
+    private func pollTimeout() -> Int32 {
+        guard let oldest = workers.values.compactMap(\.idleSince).min() else { return -1 }
+        return Int32(max(0, oldest + SMTPListener.idleLifetime - MailDate.now()) * 1000 + 100)
     }
 
     private func reap() {
@@ -124,7 +228,7 @@ public final class SMTPListener {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
-            children.remove(pid)
+            retire(pid)
         }
     }
 }

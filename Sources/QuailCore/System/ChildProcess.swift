@@ -55,14 +55,14 @@ public enum ChildProcess {
         _exit(body())
     }
 
-    /// Closes every descriptor from `lowest` up: those `/proc/self/fd` lists (a loop up to the descriptor limit
+    /// Closes every descriptor from `lowest` up but those in `kept`: those `/proc/self/fd` lists (a loop up to the descriptor limit
     /// could be a million calls; Glibc's module offers neither close_range nor syscall).
-    static func closeDescriptors(from lowest: Int32) {
+    static func closeDescriptors(from lowest: Int32, except kept: [Int32] = []) {
         guard let directory = opendir("/proc/self/fd") else { return }
         var open: [Int32] = []
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let fd = Int32(name), fd >= lowest, fd != dirfd(directory) { open.append(fd) }
+            if let fd = Int32(name), fd >= lowest, fd != dirfd(directory), !kept.contains(fd) { open.append(fd) }
         }
         closedir(directory)
         for fd in open { close(fd) }
