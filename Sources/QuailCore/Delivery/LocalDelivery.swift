@@ -17,6 +17,15 @@ public struct LocalDelivery: Sendable {
         self.submit = submit ?? { QueueClient().submit(message: $0, envelope: $1) }
     }
 
+    /// The program `quail-local SENDER RECIPIENT`: delivers the message on stdin, prints the report line on
+    /// stdout and returns the exit code. Its `main`, and quail-send's forked child, are this call.
+    public static func main(arguments: [String]) -> Int32 {
+        // Temporary, not permanent: a caller's bug must not bounce the message.
+        let result = arguments.count == 2 ? run(sender: arguments[0], recipient: arguments[1]) : .deferred(LocalReply.usage)
+        try? FileIO.writeAll(STDOUT_FILENO, result.reportLine)
+        return result.exitCode
+    }
+
     /// Reads the control files under `home` and the message on `input`, then delivers it.
     /// What cannot be read is a temporary failure: the queue keeps the message for later.
     public static func run(

@@ -65,7 +65,7 @@ public final class QueueSubmission {
             if let program {
                 pid = try ChildProcess.spawn(program, arguments: [], stdin: message.read, stdout: envelope.read)
             } else {
-                pid = try ChildProcess.fork(stdin: message.read, stdout: envelope.read) { QueueProgram.run(layout: layout) }
+                pid = try ChildProcess.fork(name: "quail-queue", stdin: message.read, stdout: envelope.read) { QueueProgram.run(layout: layout) }
             }
         } catch {
             close(message.write); close(envelope.write)

@@ -24,3 +24,18 @@ extension RemoteDelivery {
         return delivery.deliver(domain: domain, sender: sender, recipients: recipients, message: message)
     }
 }
+
+extension RemoteDelivery {
+    /// The program `quail-remote DOMAIN SENDER RECIPIENT...`: delivers the message on stdin, prints the report on
+    /// stdout and returns the exit code. Its `main`, and quail-send's forked child, are this call.
+    public static func main(arguments: [String], home: QuailHome = QuailHome()) -> Int32 {
+        guard arguments.count >= 3 else {
+            Diagnostics.log("quail-remote: \(RemoteReply.usage)")
+            return 111
+        }
+        let report = run(home: home, domain: arguments[0], sender: arguments[1], recipients: Array(arguments[2...]))
+        // qmail-remote's contract: once it reports, it exits 0 and the lines say what happened.
+        try? FileIO.writeAll(STDOUT_FILENO, report.output)
+        return 0
+    }
+}

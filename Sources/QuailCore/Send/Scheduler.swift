@@ -34,7 +34,9 @@ public final class Scheduler {
 
     /// How often `todo/` is listed even without a trigger, in case a wake-up was lost.
     static let rescanInterval = 60
-    /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
+    /// The resident size up to which deliveries are forked rather than spawned (see `startChild`).
+    static let forkLimit = 64 << 20
+        /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
     static let stopGrace = 30
 
     public init(home: QuailHome) throws(SchedulerError) {

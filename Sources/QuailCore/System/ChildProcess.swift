@@ -41,18 +41,38 @@ public enum ChildProcess {
         return pid
     }
 
-    /// Forks a child that runs `body` with its descriptors 0 and 1 set to `stdin` and `stdout`, every other
-    /// descriptor above 2 closed, and exits with `body`'s result: no exec, so none of a program start's cost.
+    /// Forks a child that runs `body` and exits with its result: no exec, so none of a program start's cost.
+    /// The child starts as `spawn` starts a program: descriptors 0 and 1 set to `stdin` and `stdout`, every other
+    /// descriptor above 2 closed, default signal handling with nothing blocked, and `name` as its process name
+    /// (`ps`, `/proc/PID/comm`), so that it shows as the program it stands for.
     /// Only for single-threaded callers (a forked child of a threaded process may find a lock held forever).
-    public static func fork(stdin: Int32, stdout: Int32, _ body: () -> Int32) throws(Errno) -> pid_t {
+    public static func fork(name: String, stdin: Int32, stdout: Int32, _ body: () -> Int32) throws(Errno) -> pid_t {
         let pid = Glibc.fork()
         if pid < 0 { throw Errno.current }
         if pid > 0 { return pid }
         guard dup2(stdin, STDIN_FILENO) >= 0, dup2(stdout, STDOUT_FILENO) >= 0 else { _exit(111) }
         // Without an exec, close-on-exec does nothing: a write end of some pipe left open here could keep its
-        // reader waiting for an end of file (quail-local's report to quail-send, a message's own pipe).
+        // reader waiting for an end of file (quail-local's report to quail-send, a message's own pipe), and a
+        // parent's signal handler would write into whatever file took its pipe's number.
+        for number in 1..<Int32(65) where number != SIGKILL && number != SIGSTOP { signal(number, SIG_DFL) }
+        var nothing = sigset_t()
+        sigemptyset(&nothing)
+        sigprocmask(SIG_SETMASK, &nothing, nil)
         closeDescriptors(from: 3)
+        let comm = open("/proc/self/comm", O_WRONLY | O_CLOEXEC)
+        if comm >= 0 {
+            _ = try? FileIO.writeAll(comm, Array(name.utf8.prefix(15)))
+            close(comm)
+        }
         _exit(body())
+    }
+
+    /// This process's resident memory in bytes, from /proc/self/statm; nil when unreadable.
+    public static func residentBytes() -> Int? {
+        guard let bytes = try? FileIO.readFile("/proc/self/statm") else { return nil }
+        let fields = String(decoding: bytes, as: UTF8.self).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// Closes every descriptor from `lowest` up but those in `kept`: those `/proc/self/fd` lists (a loop up to the descriptor limit
