@@ -377,6 +377,11 @@ def main():
         print_queue_table(results)
     if smtp_rows:
         bench_smtp.print_table(smtp_rows, remarks)
+        if results and results[0][1]:
+            ceiling = results[0][1]
+            shares = [f"{label.split('smtp-source ')[-1]}: {quail / ceiling:.2f}" for label, quail, _, unit, _ in smtp_rows
+                      if unit == "msg/s" and quail]
+            print(f"quail's accept rate as a share of the disk ceiling ({ceiling:.0f} commits/s, this run): " + ", ".join(shares))
     if relay_rows:
         bench_relay.print_table(relay_rows, relay_remarks)
     if large_lines:

@@ -46,8 +46,9 @@ class QuailPeer:
 
     name = "quail"
 
-    def __init__(self, bin_dir, base, port, relay_port):
+    def __init__(self, bin_dir, base, port, relay_port, control=None):
         self.bin = bin_dir
+        self.extra_control = control or {}
         self.base = base
         self.home = os.path.join(base, "home")
         self.port = port
@@ -66,6 +67,7 @@ class QuailPeer:
             "rcpthosts": DOMAIN,
             "smtproutes": f"{DOMAIN}:[{RELAY_HOST}]:{self.relay_port}",
             "concurrencyincoming": str(CONCURRENCY),
+            **self.extra_control,
         }
         for name, value in files.items():
             with open(os.path.join(control, name), "w") as f:
@@ -367,10 +369,11 @@ def peer_runner(args, work, remarks, label):
     goes to `remarks`."""
     counter = iter(range(1000))
 
-    def run(kind, job):
+    def run(kind, job, control=None):
+        """`control`: quail control files beyond the defaults, {name: value}."""
         base = os.path.join(work, f"{label}-{next(counter)}-{kind}")
         relay_port = free_port(RELAY_HOST)
-        peer = (QuailPeer(args.bin, base, free_port(), relay_port) if kind == "quail"
+        peer = (QuailPeer(args.bin, base, free_port(), relay_port, control) if kind == "quail"
                 else PostfixPeer(base, free_port(), relay_port))
         try:
             return job(peer)
