@@ -31,12 +31,13 @@ import sys
 import tempfile
 import time
 
+from bench_common import make_queue
+
 import bench_large
 import bench_relay
 import bench_smtp
 
 MESSAGE_SIZE = 4096
-SPLIT = 23  # QueueLayout.split
 RECIPIENT = "user@example.test"
 
 
@@ -66,13 +67,7 @@ def create_home(parent, name):
     with open(os.path.join(home, "control", "locals"), "w") as f:
         f.write("example.test\n")
     queue = os.path.join(home, "queue")
-    for d in ["", "tmp", "todo", "lock", "mess", "state"]:
-        os.makedirs(os.path.join(queue, d), mode=0o700, exist_ok=True)
-    for bucket in range(SPLIT):
-        os.makedirs(os.path.join(queue, "mess", str(bucket)), mode=0o700)
-        os.makedirs(os.path.join(queue, "state", str(bucket)), mode=0o700)
-    for fifo in ["trigger", "control"]:
-        os.mkfifo(os.path.join(queue, "lock", fifo), 0o600)
+    make_queue(queue)
     return home
 
 

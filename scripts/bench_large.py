@@ -49,7 +49,8 @@ import tempfile
 import threading
 import time
 
-SPLIT = 23  # QueueLayout.split
+from bench_common import SPLIT, make_queue, read_text
+
 SENDER = "sender@example.org"
 DOWN_DOMAIN = "partner.test"  # its primary is down
 LIVE_DOMAIN = "live.test"  # its primary is the sink
@@ -103,13 +104,7 @@ def create_home(home, smtproutes):
         with open(os.path.join(control, name), "w") as f:
             f.write(value + "\n")
     queue = os.path.join(home, "queue")
-    for d in ["", "tmp", "todo", "lock", "mess", "state"]:
-        os.makedirs(os.path.join(queue, d), mode=0o700, exist_ok=True)
-    for bucket in range(SPLIT):
-        os.makedirs(os.path.join(queue, "mess", str(bucket)), mode=0o700)
-        os.makedirs(os.path.join(queue, "state", str(bucket)), mode=0o700)
-    for fifo in ["trigger", "control"]:
-        os.mkfifo(os.path.join(queue, "lock", fifo), 0o600)
+    make_queue(queue)
     os.chmod(home, 0o755)
     for root, dirs, files in os.walk(home):
         for name in [root] + [os.path.join(root, n) for n in dirs + files]:
@@ -299,14 +294,6 @@ def stop_process(process, grace=45):
             process.wait()
             return f"did not exit within {grace} s of SIGTERM (killed)"
     return None
-
-
-def read_text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
 
 
 # --- quail --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import subprocess
 import time
 
 import postfix_peer
+from bench_common import read_text
 from postfix_peer import PeerError, free_port, wait_for_greeting
 
 SENDER = "sender@example.org"
@@ -140,14 +141,6 @@ def kill_group(group):
         os.killpg(group, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def read_text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
 
 
 class PostfixPeer(postfix_peer.PostfixPeer):
