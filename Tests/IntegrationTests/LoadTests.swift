@@ -50,8 +50,11 @@ import Testing
         try sendOneMessage(server, number: 1)
         #expect(home.todoCount() == 2)
         let rssAfter = try #require(procStatusKB(server.pid, "VmRSS"))
-        // Bounded: the listener keeps no per-connection state, and a session is a small process of its own.
-        #expect(rssAfter - rssBefore < 4096, "listener VmRSS \(rssBefore) kB before, \(rssAfter) kB after")
+        // Bounded: the listener keeps a few bytes per session process, and a session is a small process of its own.
+        // AddressSanitizer's allocator (scripts/sanitize sets ASAN_OPTIONS) keeps freed memory in quarantine and
+        // maps shadow pages, which VmRSS counts too: it gets more room (6 MiB was seen), the bound stays.
+        let room = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] == nil ? 4096 : 16384
+        #expect(rssAfter - rssBefore < room, "listener VmRSS \(rssBefore) kB before, \(rssAfter) kB after")
         #expect(childMaximum < 64 * 1024, "a session child's VmRSS: \(childMaximum) kB")
     }
 
