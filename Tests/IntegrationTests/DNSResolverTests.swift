@@ -202,12 +202,19 @@ final class LoopbackDNS {
         import socket, struct, sys, threading
         mode, host = sys.argv[1], sys.argv[2]
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        udp = socket.socket(family, socket.SOCK_DGRAM)
-        udp.bind((host, 0))
-        port = udp.getsockname()[1]
-        tcp = socket.socket(family, socket.SOCK_STREAM)
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((host, port))
+        # A UDP port the kernel picks may be taken on TCP (the other tests listen on many): pick again then.
+        for attempt in range(100):
+            udp = socket.socket(family, socket.SOCK_DGRAM)
+            udp.bind((host, 0))
+            port = udp.getsockname()[1]
+            tcp = socket.socket(family, socket.SOCK_STREAM)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                tcp.bind((host, port))
+                break
+            except OSError:
+                udp.close()
+                tcp.close()
         tcp.listen(8)
         print(port, flush=True)
 
