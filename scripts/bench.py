@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import make_queue
+from bench_common import make_queue, stop
 
 import bench_large
 import bench_relay
@@ -188,18 +188,6 @@ def startup_floor_case(args, work, parallel, message_file, results, label):
 
 
 # --- local delivery ---------------------------------------------------------------
-
-
-def stop(process, grace=45):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return "did not exit within %d s of SIGTERM (killed)" % grace
-    return None
 
 
 def local_delivery_case(args, work, files, results, label):

@@ -1,6 +1,8 @@
 """What scripts/bench's parts share: quail's queue layout and reading a log that may not exist yet."""
 
 import os
+import signal
+import subprocess
 
 SPLIT = 23  # QueueLayout.split
 
@@ -23,3 +25,16 @@ def read_text(path):
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def stop(process, grace=45):
+    """SIGTERM, then SIGKILL after `grace` seconds; None, or what went wrong."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return f"did not exit within {grace} s of SIGTERM (killed)"
+    return None

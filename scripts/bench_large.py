@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 
-from bench_common import SPLIT, make_queue, read_text
+from bench_common import SPLIT, make_queue, read_text, stop
 
 SENDER = "sender@example.org"
 DOWN_DOMAIN = "partner.test"  # its primary is down
@@ -284,18 +284,6 @@ def memory(pid):
     return values.get("VmHWM"), values.get("VmRSS")
 
 
-def stop_process(process, grace=45):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return f"did not exit within {grace} s of SIGTERM (killed)"
-    return None
-
-
 # --- quail --------------------------------------------------------------------------
 
 
@@ -345,7 +333,7 @@ class QuailSend:
         return None
 
     def stop(self):
-        trouble = stop_process(self.process)
+        trouble = stop(self.process)
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
