@@ -112,7 +112,7 @@ public final class SMTPListener {
             return
         }
         // The process idle for the shortest time: its pages are the likeliest to be warm.
-        while let (pid, _) = workers.filter({ $0.value.idleSince != nil }).max(by: { $0.value.idleSince! < $1.value.idleSince! }) {
+        while let pid = workers.lazy.filter({ $0.value.idleSince != nil }).max(by: { $0.value.idleSince! < $1.value.idleSince! })?.key {
             do {
                 try DescriptorPassing.send(connection, over: workers[pid]!.channel)
                 workers[pid]!.idleSince = nil
