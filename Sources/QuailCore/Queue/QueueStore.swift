@@ -22,19 +22,13 @@ public struct QueueStore: Sendable {
     }
 
     /// The state of message `id` at `path`: its record when one is readable, else rebuilt from the envelope.
-    /// `nil` when the message file is gone.
-    public func load(_ id: QueueID, path: String) throws(SpoolError) -> MessageState? {
-        if let bytes = try? FileIO.readFile(layout.statePath(id)), let state = MessageState(decoding: bytes) {
-            return state
+    /// `nil` when the message file is gone. `loader` (quail-send's start-up, many messages in a row) keeps one read
+    /// buffer for every record and shares equal strings between them.
+    public func load(_ id: QueueID, path: String, with loader: StateLoader? = nil) throws(SpoolError) -> MessageState? {
+        let record = if let loader { loader.read(id, in: layout) } else {
+            (try? FileIO.readFile(layout.statePath(id))).flatMap { MessageState(decoding: $0) }
         }
-        guard let spool = try SpoolFile.read(path) else { return nil }
-        return MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)
-    }
-
-    /// Like `load(_:path:)` for many messages in a row (quail-send's start-up): `loader` keeps one read buffer for
-    /// every record and shares equal strings between them.
-    public func load(_ id: QueueID, path: String, with loader: StateLoader) throws(SpoolError) -> MessageState? {
-        if let state = loader.read(id, in: layout) { return state }
+        if let record { return record }
         guard let spool = try SpoolFile.read(path) else { return nil }
         return MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)
     }
@@ -53,19 +47,10 @@ public struct QueueStore: Sendable {
         try FileIO.unlinkIfPresent(layout.statePath(id))
     }
 
-    /// Removes state records whose message is gone (debris of a crash during `remove`), before an inode,
-    /// and with it a queue id, can be reused.
-    public func removeOrphanStates() throws(Errno) -> Int {
-        var removed = 0
-        for bucket in 0..<QueueLayout.split {
-            removed += try removeOrphanStates(bucket: bucket, takenIn: Set(messIDs(bucket: bucket)))
-        }
-        return removed
-    }
-
-    /// Removes the state records in bucket `bucket` of messages not in `takenIn`, the bucket's `mess/` listing:
-    /// two directory listings instead of a `stat` per record. Only the spool's owner may call this, so that
-    /// `mess/` cannot change between the listing and the removal.
+    /// Removes the state records in bucket `bucket` whose message is gone (debris of a crash during `remove`),
+    /// before an inode, and with it a queue id, can be reused. `takenIn` is the bucket's `mess/` listing: two
+    /// directory listings instead of a `stat` per record. Only the spool's owner may call this, so that `mess/`
+    /// cannot change between the listing and the removal.
     public func removeOrphanStates(bucket: QueueID, takenIn: Set<QueueID>) throws(Errno) -> Int {
         var removed = 0
         for name in try FileIO.listDirectory(layout.stateDirectory(bucket)) {

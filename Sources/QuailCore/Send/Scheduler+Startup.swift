@@ -32,7 +32,6 @@ extension Scheduler {
         for ids in buckets {
             for id in ids { loadTakenIn(id, with: loader) }
         }
-        buckets = []
         try openFIFOs()
         scanTodo()
         return true

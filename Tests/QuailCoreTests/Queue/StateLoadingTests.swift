@@ -119,10 +119,6 @@ import Testing
         writeFile(layout.stateDirectory(0) + "/.new.12345", "scratch")
         #expect(try store.removeOrphanStates(bucket: 0, takenIn: Set(store.messIDs(bucket: 0))) == 2)
         #expect(try FileIO.listDirectory(layout.stateDirectory(0)) == ["46"])
-        // The whole-queue form agrees.
-        try store.save(69, state)
-        #expect(try store.removeOrphanStates() == 1)
-        #expect(try FileIO.listDirectory(layout.stateDirectory(0)) == ["46"])
     }
 
     @Test func timerHeapWithReservedRoomKeepsItsOrder() {
