@@ -44,7 +44,7 @@ public enum Privileges {
 
     /// The lines of a colon-separated database file (`/etc/passwd`, `/etc/group`), split into fields.
     private static func databaseEntries(_ path: String) -> [[String]] {
-        let bytes = ((try? FileIO.readFile(path)) ?? nil) ?? []
+        let bytes = (try? FileIO.readFile(path)) ?? []
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
             $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         }
