@@ -9,7 +9,8 @@ quail:
             renamed to mess/H/ID where ID is its inode and H = ID mod 23 (as quail-send's take-in
             leaves it), with a `quail-state 1` record in state/H/ID as quail-send saves it after one
             failed attempt at a primary that is down (attempts 1, quail-remote's "could not reach"
-            text, next attempt 10 min to 24 h ahead, birth up to two days back, file mtime = birth).
+            text, next attempt 10 min to 24 h ahead, birth up to two days back, spool file mtime =
+            birth, record mtime = next attempt).
             Plus TODO fresh messages in todo/ (committed while quail-send was stopped) and one
             message, for live.test, due at once.
   start-up  live.test is routed to a small SMTP sink on 127.0.0.2 (this script), partner.test to
@@ -117,13 +118,15 @@ def as_user():
     return {"user": RUN_AS.pw_uid, "group": RUN_AS.pw_gid, "extra_groups": []}
 
 
-def write_file(path, data):
-    """A queue file: mode 0600, RUN_AS's."""
+def write_file(path, data, mtime=None):
+    """A queue file: mode 0600, RUN_AS's; `mtime` as quail-send sets a state record's (its next attempt)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         if os.geteuid() == 0:
             os.fchown(fd, RUN_AS.pw_uid, RUN_AS.pw_gid)
         os.write(fd, data)
+        if mtime is not None:
+            os.utime(fd, (mtime, mtime))
     finally:
         os.close(fd)
 
@@ -162,6 +165,7 @@ def generate_worker(queue, worker, count, now, seed):
         fd = os.open(os.path.join(queue, "state", str(bucket), str(ino)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, record)
+            os.utime(fd, (next_attempt, next_attempt))  # quail-send's save: the record's mtime is its next work
         finally:
             os.close(fd)
 
@@ -421,7 +425,7 @@ def write_live(queue, now, body=None):
     os.rename(path, os.path.join(queue, "mess", str(ino % SPLIT), str(ino)))
     error = f"could not reach any mail exchanger for {LIVE_DOMAIN}; last: {RELAY_HOST}: Connection refused (#4.4.1)"
     write_file(os.path.join(queue, "state", str(ino % SPLIT), str(ino)),
-               state_record(birth, len(data) - len(env), len(env), live, 1, birth + 1200, error, birth + 600))
+               state_record(birth, len(data) - len(env), len(env), live, 1, birth + 1200, error, birth + 600), birth + 1200)
 
 
 def cpu_seconds(pid):

@@ -189,6 +189,47 @@ import Testing
         #expect(send.stop() == 0)
     }
 
+    /// A restarted quail-send reads what its state records' mtimes say is due first (docs/BENCHMARKS.md, P4): the
+    /// records quail-send saved carry their next attempt as mtime, quail-qctl's edit carries its own, and the one
+    /// message made due while quail-send was stopped goes out alone, the others at their own time or a flush.
+    @Test func aRestartDeliversWhatIsDueFirstAndReadsTheRest() throws {
+        let port = try LoopbackDNS.unusedPort()
+        let home = try backup(port: port)
+        // Parked messages wait for the next probe, an hour away: a real next attempt for every record.
+        home.control("probeinterval", "3600")
+        var waiting: [QueueID] = []
+        for number in 0..<12 { waiting.append(try inject(home, "waiting \(number)", to: ["user@partner.test"])) }
+        let flushed = try inject(home, "flushed", to: ["user@other.test"])
+        var send = try home.startSend()
+        let now = Int(Date().timeIntervalSince1970)
+        #expect(waitUntil(20) { queued(home).values.allSatisfy { ($0["recipients"] as? [[String: Any]])?.first?["next_attempt"] as? Int ?? 0 > now + 3000 } },
+                "\(send.log)")
+        #expect(send.stop() == 0)
+        for (id, message) in queued(home) {
+            let next = (message["recipients"] as? [[String: Any]])?.first?["next_attempt"] as? Int
+            let info = try #require(try FileIO.status(home.queue.statePath(id)))
+            #expect(Int(info.st_mtim.tv_sec) == next, "message \(id)")
+        }
+
+        #expect(try qctl(home, "flush", "other.test").status == 0)
+        let editedAt = try #require(try FileIO.status(home.queue.statePath(flushed))).st_mtim.tv_sec
+        #expect(abs(editedAt - Int(Date().timeIntervalSince1970)) <= 2)
+        let primary = try GatedPrimary(Self.primaryHost, port: port)
+        primary.open(replying: "accept")
+        send = try home.startSend()
+        #expect(waitUntil(20) { primary.messages().count == 1 }, "\(send.log)")
+        #expect(waitUntil(20) { send.log.contains("status: read the state of all 13 queued messages") }, "\(send.log)")
+        #expect(send.log.contains("status: 13 queued messages; reading their state, the earliest due first"))
+        usleep(500_000)
+        #expect(subjects(primary) == ["flushed"])
+        #expect(Set(queued(home).keys) == Set(waiting))
+
+        #expect(try qctl(home, "flush").status == 0)
+        #expect(waitUntil(30) { home.queueIsEmpty() }, "\(send.log)")
+        #expect(subjects(primary) == (["flushed"] + (0..<12).map { "waiting \($0)" }).sorted())
+        #expect(send.stop() == 0)
+    }
+
     @Test func requeueClearsDownMarksAndSendsEverythingNow() throws {
         let port = try LoopbackDNS.unusedPort()
         let home = try backup(port: port)

@@ -63,6 +63,18 @@ public struct MessageState: Sendable, Equatable {
 
     /// Whether every recipient is delivered or bounced.
     public var isFinished: Bool { recipients.allSatisfy(\.isDone) }
+
+    /// When quail-send next has something to do for this message: the earliest next attempt of a pending recipient;
+    /// `now` when a failure waits for its bounce or nothing is left; `heldUntil` while held. Saved as the record's
+    /// mtime, so that quail-send's start-up finds the messages due first without reading every record.
+    public func nextWork(now: Int) -> Int {
+        if held { return MessageState.heldUntil }
+        if recipients.contains(where: { $0.status == .failed }) { return now }
+        return recipients.filter { $0.status == .pending }.map(\.nextAttempt).min() ?? now
+    }
+
+    /// The `nextWork` of a held message: far enough ahead that it is read last, in the background.
+    public static let heldUntil = Int(Int32.max)
 }
 
 extension MessageState {

@@ -33,12 +33,13 @@ public struct QueueStore: Sendable {
         return MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)
     }
 
-    /// Replaces the state record of `id` by write-then-rename.
+    /// Replaces the state record of `id` by write-then-rename; its mtime becomes the message's `nextWork`.
     public func save(_ id: QueueID, _ state: MessageState) throws(Errno) {
         let path = layout.statePath(id)
         let scratch = FileIO.directoryName(of: path) + "/.new.\(getpid())"
         // No fsync: a record lost to a crash only repeats deliveries; the envelope still says what is owed.
-        try FileIO.replaceDurably(path, with: state.encoded, temporary: scratch, syncing: false)
+        try FileIO.replaceDurably(path, with: state.encoded, temporary: scratch, syncing: false,
+                                  modified: state.nextWork(now: MailDate.now()))
     }
 
     /// Removes a finished message: the spool file first, so that `mess/` never lists a message already done.
@@ -47,23 +48,44 @@ public struct QueueStore: Sendable {
         try FileIO.unlinkIfPresent(layout.statePath(id))
     }
 
-    /// Removes the state records in bucket `bucket` whose message is gone (debris of a crash during `remove`),
-    /// before an inode, and with it a queue id, can be reused. `takenIn` is the bucket's `mess/` listing: two
-    /// directory listings instead of a `stat` per record. Only the spool's owner may call this, so that `mess/`
-    /// cannot change between the listing and the removal.
-    public func removeOrphanStates(bucket: QueueID, takenIn: Set<QueueID>) throws(Errno) -> Int {
-        var removed = 0
-        for name in try FileIO.listDirectory(layout.stateDirectory(bucket)) {
-            let path = layout.stateDirectory(bucket) + "/" + name
+    /// The state records of bucket `bucket`: each message's id with the record's mtime, which is when the message
+    /// next has work (`save`). A record written by anything else carries its write time, so it counts as due: the
+    /// mtime only orders quail-send's start-up, the record itself decides. One listing and an `fstatat` per record:
+    /// inodes, not the records' contents, so a cold cache costs a few large reads instead of one seek per message.
+    public func stateRecords(bucket: QueueID) throws(Errno) -> StateListing {
+        guard let directory = opendir(layout.stateDirectory(bucket)) else { throw Errno.current }
+        defer { closedir(directory) }
+        let fd = dirfd(directory)
+        var listing = StateListing()
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
+                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
             guard let id = QueueID(name) else {
-                if name.hasPrefix(".new.") { try FileIO.unlinkIfPresent(path) }
+                if name.hasPrefix(".new.") { listing.scratch.append(name) }
                 continue
             }
-            // Only a taken-in message ever has a record, so one beside a todo/ file is debris too.
-            if !takenIn.contains(id) {
-                try FileIO.unlinkIfPresent(path)
-                removed += 1
-            }
+            var info = stat()
+            // Gone since the listing: only a quail-qctl racing us could do that, and the message decides anyway.
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            listing.nextWork[id] = info.st_mtim.tv_sec
+        }
+        return listing
+    }
+
+    /// Removes the state records in bucket `bucket` whose message is gone (debris of a crash during `remove`),
+    /// before an inode, and with it a queue id, can be reused, and the scratch files of an interrupted `save`.
+    /// `records` is the bucket's listing, `takenIn` its `mess/` listing. Only the spool's owner may call this, so
+    /// that `mess/` cannot change between the listing and the removal.
+    public func removeOrphanStates(bucket: QueueID, records: StateListing, takenIn: Set<QueueID>) throws(Errno) -> Int {
+        for name in records.scratch {
+            try FileIO.unlinkIfPresent(layout.stateDirectory(bucket) + "/" + name)
+        }
+        var removed = 0
+        // Only a taken-in message ever has a record, so one beside a todo/ file is debris too.
+        for id in records.nextWork.keys where !takenIn.contains(id) {
+            try FileIO.unlinkIfPresent(layout.statePath(id))
+            removed += 1
         }
         return removed
     }
@@ -85,6 +107,14 @@ public struct QueueStore: Sendable {
         }
         return removed
     }
+}
+
+/// One `state/H/` directory as `QueueStore.stateRecords` found it.
+public struct StateListing: Sendable {
+    /// Each record's mtime: when its message next has work.
+    public var nextWork: [QueueID: Int] = [:]
+    /// Scratch files (`.new.PID`) left by a `save` that did not finish.
+    public var scratch: [String] = []
 }
 
 /// Reads state records one after another with one buffer, and shares equal strings between the records it

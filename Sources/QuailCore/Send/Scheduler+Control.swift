@@ -24,9 +24,11 @@ extension Scheduler {
         }
     }
 
-    /// The message, taking in `todo/` first: quail-qctl may name a message quail-send has not seen yet.
+    /// The message, taking in `todo/` first: quail-qctl may name a message quail-send has not seen yet, or one
+    /// whose state it has not read yet.
     private func message(_ id: QueueID) -> QueuedMessage? {
         if messages[id] == nil { scanTodo() }
+        if messages[id] == nil && !backlog.isEmpty { readUnread(id) }
         guard let message = messages[id] else {
             SendLog.warning("control request for message \(id), which is not in the queue")
             return nil
@@ -70,6 +72,7 @@ extension Scheduler {
             return
         }
         scanTodo()
+        if case .message = selection {} else { readWholeBacklog() }
         let all: [QueuedMessage]
         if case .message(let id) = selection { all = message(id).map { [$0] } ?? [] } else { all = Array(messages.values) }
         let candidates = all.filter { !selection.recipients(of: $0.state, id: $0.id).isEmpty }
@@ -121,6 +124,7 @@ extension Scheduler {
     /// waiting recipient due now; each delivery then decides local or remote, and its route, afresh.
     private func requeue() {
         scanTodo()
+        readWholeBacklog()
         reloadControl()
         makeEverythingDue()
         // makeEverythingDue released every destination; a probe still running reports to no one, harmlessly.

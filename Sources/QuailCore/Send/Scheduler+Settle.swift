@@ -132,6 +132,7 @@ extension Scheduler {
     /// SIGALRM and `flush`: every waiting recipient is due now, parked ones included.
     func makeEverythingDue() {
         let now = MailDate.now()
+        if !backlog.isEmpty { backlog.flushEverything = true }
         for name in Array(destinations.keys) { release(name, now: now) }
         for message in messages.values { makeDue(message, now: now) { _ in true } }
     }
@@ -140,11 +141,12 @@ extension Scheduler {
     func flush(domain: String) {
         let now = MailDate.now()
         let wanted = Address.normalizedDomain(domain)
+        if !backlog.isEmpty { backlog.flushedDomains.insert(wanted) }
         release(config.destination(for: wanted), now: now)
         for message in messages.values { makeDue(message, now: now) { Address.domain(of: $0) == wanted } }
     }
 
-    private func makeDue(_ message: QueuedMessage, now: Int, where matches: (String) -> Bool) {
+    func makeDue(_ message: QueuedMessage, now: Int, where matches: (String) -> Bool) {
         // A held message makes no attempts, flush or not, until quail-qctl releases it.
         guard !message.state.held else { return }
         var changed = false

@@ -11,27 +11,28 @@ extension Scheduler {
             let debris = try store.removeInjectionDebris(now: now)
             if debris > 0 { Diagnostics.log("status: removed \(debris) unfinished injections from tmp/") }
         } catch { throw .system("cannot prepare \(layout.root)", error) }
-        // One listing of each mess/ bucket serves both the orphan check and the loading; the per-message work is
-        // reading one state record (a million messages: see docs/BENCHMARKS.md, P4).
-        var buckets: [[QueueID]] = []
+        // Per bucket, one listing of mess/ and one of state/ with each record's mtime serve both the orphan check
+        // and the order of reading; the records themselves are read by the loop, a slice per turn (`readBacklog`).
+        var unread: [(work: Int, id: QueueID)] = []
         var orphans = 0
         for bucket in 0..<QueueLayout.split {
             let ids: [QueueID]
-            do { ids = try store.messIDs(bucket: bucket) } catch { throw .system("cannot list \(layout.messDirectory(bucket))", error) }
-            do { orphans += try store.removeOrphanStates(bucket: bucket, takenIn: Set(ids)) } catch {
+            let records: StateListing
+            do {
+                ids = try store.messIDs(bucket: bucket)
+                records = try store.stateRecords(bucket: bucket)
+            } catch { throw .system("cannot list the queue in \(layout.root)", error) }
+            do { orphans += try store.removeOrphanStates(bucket: bucket, records: records, takenIn: Set(ids)) } catch {
                 throw .system("cannot prepare \(layout.root)", error)
             }
-            // In inode order, which is roughly the order of the records on disk: fewer seeks with a cold cache.
-            buckets.append(ids.sorted())
+            // No record yet: taken in, never tried, due now.
+            for id in ids { unread.append((records.nextWork[id] ?? now, id)) }
         }
         if orphans > 0 { Diagnostics.log("status: removed \(orphans) state records of finished messages") }
-        let total = buckets.reduce(0) { $0 + $1.count }
-        messages.reserveCapacity(total)
-        timers.reserveCapacity(total)
-        let loader = StateLoader()
-        for ids in buckets {
-            for id in ids { loadTakenIn(id, with: loader) }
-        }
+        messages.reserveCapacity(unread.count)
+        timers.reserveCapacity(unread.count)
+        backlog = Backlog(unread, now: now)
+        if !backlog.isEmpty { Diagnostics.log("status: \(backlog.total) queued messages; reading their state, the earliest due first") }
         try openFIFOs()
         scanTodo()
         return true
@@ -58,7 +59,7 @@ extension Scheduler {
         do { return try QueueLock.wait(layout, pause: pause) } catch { throw .system("cannot lock \(layout.sendLock)", error) }
     }
 
-    private func loadTakenIn(_ id: QueueID, with loader: StateLoader) {
+    func loadTakenIn(_ id: QueueID, with loader: StateLoader? = nil) {
         do {
             guard let state = try store.load(id, path: layout.messPath(id), with: loader) else { return }
             add(QueuedMessage(id: id, state: state))

@@ -24,6 +24,8 @@ public final class Scheduler {
     var damaged: Set<QueueID> = []
     /// Remote destinations that are down or have messages parked for them.
     var destinations: [String: Destination] = [:]
+    /// Taken-in messages whose state is not read yet (start-up).
+    var backlog = Backlog()
 
     let signals: SignalPipe
     /// The spool's owner lock (`QueueLock`), taken at start-up and held until the process exits.
@@ -62,6 +64,7 @@ public final class Scheduler {
         while true {
             let now = MailDate.now()
             if stopDeadline == nil {
+                readBacklog()
                 startProbes(now)
                 releaseDue(now)
                 startDeliveries()
@@ -79,6 +82,7 @@ public final class Scheduler {
     }
 
     private func pollTimeout(_ now: Int) -> Int32 {
+        if stopDeadline == nil && !backlog.isEmpty { return 0 }
         var wake = stopDeadline ?? nextRescan
         if stopDeadline == nil, let due = timers.nextDue { wake = min(wake, due) }
         if stopDeadline == nil, let probe = nextProbeTime { wake = min(wake, probe) }

@@ -69,6 +69,13 @@ public enum FileIO {
         return try readAll(fd)
     }
 
+    /// Sets the mtime of `fd` to `seconds` since the epoch, leaving its atime alone.
+    public static func setModified(_ fd: Int32, _ seconds: Int) throws(Errno) {
+        let omit = (1 << 30) - 2  // UTIME_OMIT, a macro Swift does not import
+        let times = [timespec(tv_sec: 0, tv_nsec: omit), timespec(tv_sec: seconds, tv_nsec: 0)]
+        guard futimens(fd, times) == 0 else { throw Errno.current }
+    }
+
     /// Flushes `fd` to stable storage.
     public static func sync(_ fd: Int32) throws(Errno) {
         try retryingInterrupts { fsync(fd) }
@@ -94,10 +101,13 @@ public enum FileIO {
     }
 
     /// Writes `bytes` to `path` durably: a temporary file beside it, fsync, rename, directory fsync.
-    public static func replaceDurably(_ path: String, with bytes: [UInt8], temporary: String, syncing: Bool = true) throws(Errno) {
+    /// `modified`, when given, becomes the file's mtime (quail-send's state records carry their next work time so).
+    public static func replaceDurably(_ path: String, with bytes: [UInt8], temporary: String, syncing: Bool = true,
+                                      modified: Int? = nil) throws(Errno) {
         let fd = try open(temporary, O_WRONLY | O_CREAT | O_TRUNC)
         do {
             try writeAll(fd, bytes)
+            if let modified { try setModified(fd, modified) }
             if syncing { try sync(fd) }
         } catch {
             close(fd)

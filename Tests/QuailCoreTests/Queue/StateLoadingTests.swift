@@ -117,8 +117,35 @@ import Testing
         for id: QueueID in [23, 46, 69] { try store.save(id, state) }  // all in bucket 0
         writeFile(layout.messPath(46), "x")
         writeFile(layout.stateDirectory(0) + "/.new.12345", "scratch")
-        #expect(try store.removeOrphanStates(bucket: 0, takenIn: Set(store.messIDs(bucket: 0))) == 2)
+        let records = try store.stateRecords(bucket: 0)
+        #expect(records.scratch == [".new.12345"] && Set(records.nextWork.keys) == [23, 46, 69])
+        #expect(try store.removeOrphanStates(bucket: 0, records: records, takenIn: Set(store.messIDs(bucket: 0))) == 2)
         #expect(try FileIO.listDirectory(layout.stateDirectory(0)) == ["46"])
+    }
+
+    /// A saved record's mtime is when its message next has work, which is all start-up reads of it before the loop
+    /// reads the record itself, earliest first.
+    @Test func savedRecordsCarryTheirNextWorkAsMtime() throws {
+        let queue = try makeScratchDirectory() + "/queue"
+        let layout = QueueLayout(root: queue)
+        try layout.create()
+        let store = QueueStore(layout: layout)
+        var state = MessageState(birth: 1, bytes: 1, offset: 1, envelope: Envelope(sender: "", recipients: ["a@u.test", "b@u.test", "c@u.test"]))
+        state.recipients[0].status = .delivered
+        state.recipients[0].nextAttempt = 100
+        state.recipients[1].nextAttempt = 2_000_000_000
+        state.recipients[2].nextAttempt = 1_900_000_000
+        try store.save(23, state)
+        state.held = true
+        try store.save(46, state)
+        state.held = false
+        state.recipients[1].status = .failed  // its bounce is owed now
+        try store.save(69, state)
+        let now = MailDate.now()
+        let times = try store.stateRecords(bucket: 0).nextWork
+        #expect(times[23] == 1_900_000_000)
+        #expect(times[46] == MessageState.heldUntil)
+        #expect(times[69].map { abs($0 - now) <= 2 } == true)
     }
 
     @Test func timerHeapWithReservedRoomKeepsItsOrder() {
