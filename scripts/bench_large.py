@@ -328,6 +328,15 @@ class QuailSend:
                                         stdout=self.log, stderr=self.log, env=dict(os.environ, QUAIL_HOME=home),
                                         start_new_session=True, **as_user())
 
+    def wait_for_status(self, timeout):
+        """Seconds from exec until the first `status:` line (the loop is running), or None."""
+        deadline = self.started + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if "status: local" in read_text(self.log_path):
+                return time.monotonic() - self.started
+            time.sleep(0.05)
+        return None
+
     def wait_for_whole_queue(self, timeout):
         """Seconds from exec until quail-send has read the state of every queued message (its status line
         `read the state of all N queued messages`), or None. It delivers before that: start-up lists the
