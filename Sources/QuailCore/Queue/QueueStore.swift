@@ -118,32 +118,31 @@ public struct StateListing: Sendable {
 }
 
 /// Reads state records one after another with one buffer, and shares equal strings between the records it
-/// returns (`StringInterner`). For quail-send's start-up, which reads one record per queued message: each is opened
-/// relative to its `state/H/` directory, kept open while the ids come bucket by bucket, so the kernel walks one
-/// path component per record, not six.
+/// returns (`StringInterner`). For quail-send's start-up, which reads one record per queued message, in the order
+/// they come due, so from every bucket in turn: each is opened relative to its `state/H/` directory, all of which
+/// stay open, so the kernel walks one path component per record, not six.
 public final class StateLoader {
     public let strings = StringInterner()
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 1)
-    private var directory: (bucket: QueueID, fd: Int32)?
+    /// The open `state/H/` directories by bucket; -1 where not opened yet.
+    private var directories = [Int32](repeating: -1, count: Int(QueueLayout.split))
 
     public init() {}
 
     deinit {
         buffer.deallocate()
-        if let directory { close(directory.fd) }
+        for fd in directories where fd >= 0 { close(fd) }
     }
 
     /// The record of message `id`; `nil` when it is missing, unreadable or damaged (the envelope then decides).
     func read(_ id: QueueID, in layout: QueueLayout) -> MessageState? {
-        let bucket = id % QueueLayout.split
-        if directory?.bucket != bucket {
-            if let directory { close(directory.fd) }
-            directory = nil
-            guard let fd = try? FileIO.open(layout.stateDirectory(bucket), O_RDONLY | O_DIRECTORY) else { return nil }
-            directory = (bucket, fd)
+        let bucket = Int(id % QueueLayout.split)
+        if directories[bucket] < 0 {
+            guard let fd = try? FileIO.open(layout.stateDirectory(QueueID(bucket)), O_RDONLY | O_DIRECTORY | O_CLOEXEC) else { return nil }
+            directories[bucket] = fd
         }
-        guard let directory else { return nil }
-        let opened = Self.decimalName(of: id) { name in try? retryingInterrupts { openat(directory.fd, name, O_RDONLY | O_CLOEXEC) } }
+        let directory = directories[bucket]
+        let opened = Self.decimalName(of: id) { name in try? retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC) } }
         guard let fd = opened else { return nil }
         defer { close(fd) }
         var filled = 0
