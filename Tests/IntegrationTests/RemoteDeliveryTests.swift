@@ -156,22 +156,27 @@ import Testing
         #expect(primary.messages().first?.envelope["to"] as? [String] == ["u@partner2.test"])
     }
 
-    @Test func serverRefusalsBecomeZAndDWithTheRemoteText() throws {
-        let primary = try RecordingPrimary("127.0.109.2")
-        let dns = try dns("--mx-host=mail.test,mx1.mail.test,10", "--host-record=mx1.mail.test,127.0.109.2")
+    /// The same replies with and without PIPELINING offered: pipelined, MAIL, the RCPTs and DATA go out in one
+    /// write and each reply still lands on its own recipient.
+    @Test(arguments: [(false, "127.0.109.2"), (true, "127.0.110.2")])
+    func serverRefusalsBecomeZAndDWithTheRemoteText(pipelining: Bool, address: String) throws {
+        let primary = try RecordingPrimary(address, pipelining: pipelining)
+        let dns = try dns("--mx-host=mail.test,mx1.mail.test,10", "--host-record=mx1.mail.test,\(address)")
         let home = try home(dns: dns)
         #expect(
             try remote(home, "mail.test", "temp@mail.test", "ok@mail.test", "reject@mail.test") == [
                 "Z451 4.7.1 try again later, temp", "K250 2.0.0 queued as 1", "D550 5.1.1 no such user reject",
-                "Hup mx1.mail.test 127.0.109.2",
+                "Hup mx1.mail.test \(address)",
             ])
+        #expect(primary.messages().first?.data == Self.crlf(Self.message))
+        #expect(primary.pipelinedTransactions() == (pipelining ? 1 : 0))
         // Refused after DATA: every accepted recipient shares the final reply; multi-line joined.
         #expect(try remote(home, "mail.test", "datafail@mail.test", "ok@mail.test").prefix(2) == [
             "D554 5.6.0 message refused 5.6.0 content rejected here", "D554 5.6.0 message refused 5.6.0 content rejected here",
         ])
         #expect(try remote(home, "mail.test", "datatemp@mail.test").first == "Z452 4.3.1 insufficient system storage")
         // Nobody accepted: still a host that spoke, so the destination is up.
-        #expect(try remote(home, "mail.test", "temp2@mail.test") == ["Z451 4.7.1 try again later, temp2", "Hup mx1.mail.test 127.0.109.2"])
+        #expect(try remote(home, "mail.test", "temp2@mail.test") == ["Z451 4.7.1 try again later, temp2", "Hup mx1.mail.test \(address)"])
         #expect(primary.messages().count == 1)
     }
 

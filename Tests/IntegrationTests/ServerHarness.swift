@@ -61,17 +61,23 @@ final class SpawnedServer {
 
 /// aiosmtpd on `host:port`, saving each accepted message's envelope and exact DATA bytes in a directory.
 /// Recipients steer its replies: `temp…` 451 and `reject…` 550 at RCPT, `datatemp…` 452 and `datafail…`
-/// a multi-line 554 after DATA.
+/// a multi-line 554 after DATA. With `pipelining` its EHLO offers PIPELINING (RFC 2920), and it notes each MAIL
+/// whose RCPT had already arrived when MAIL was answered: the client did not wait.
 final class RecordingPrimary {
     let server: SpawnedServer
     let directory: String
 
-    init(_ host: String, port: UInt16 = 25) throws {
+    init(_ host: String, port: UInt16 = 25, pipelining: Bool = false) throws {
         directory = NSTemporaryDirectory() + "quail-primary-\(host)-\(port)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         server = try SpawnedServer(
-            "/usr/bin/env", ["python3", "-c", Self.script, host, String(port), directory], address: "\(host):\(port)",
-            readyLine: "ready")
+            "/usr/bin/env", ["python3", "-c", Self.script, host, String(port), directory, pipelining ? "pipelining" : ""],
+            address: "\(host):\(port)", readyLine: "ready")
+    }
+
+    /// How many MAIL commands came with their RCPT already behind them in the same stream.
+    func pipelinedTransactions() -> Int {
+        (try? String(contentsOfFile: directory + "/pipelined", encoding: .utf8))?.count ?? 0
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -95,6 +101,7 @@ final class RecordingPrimary {
         import json, os, sys, time
         from aiosmtpd.controller import Controller
         host, port, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        pipelining = sys.argv[4] == "pipelining"
 
         class Handler:
             count = 0
@@ -102,7 +109,17 @@ final class RecordingPrimary {
                 with open(os.path.join(directory, "connections"), "a") as f:
                     f.write("x")
                 session.host_name = hostname
+                if pipelining:
+                    responses.insert(1, "250-PIPELINING")
                 return responses
+            async def handle_MAIL(self, server, session, envelope, address, options):
+                # What the client sent after MAIL without waiting for this reply (aiosmtpd's stream buffer).
+                if b"RCPT TO:" in bytes(getattr(server._reader, "_buffer", b"")).upper():
+                    with open(os.path.join(directory, "pipelined"), "a") as f:
+                        f.write("x")
+                envelope.mail_from = address
+                envelope.mail_options.extend(options)
+                return "250 2.1.0 ok"
             async def handle_HELO(self, server, session, envelope, hostname):
                 session.host_name = hostname
                 return "250 %s" % server.hostname

@@ -89,16 +89,19 @@ public final class SMTPConnection: SMTPTransport {
         }
     }
 
+    /// Sends everything; waits (`timeoutremote` for each step of progress) only when the socket's buffer is full,
+    /// which for commands and most messages is never.
     public func send(_ bytes: [UInt8]) throws(RemoteConnectionError) {
         var sent = 0
         while sent < bytes.count {
-            guard try wait(for: Int16(POLLOUT), until: .now + timeout) else { throw .timedOut }
             let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if count >= 0 {
                 sent += count
             } else if errno == EPIPE || errno == ECONNRESET {
                 throw .closed
-            } else if errno != EAGAIN && errno != EINTR {
+            } else if errno == EAGAIN {
+                guard try wait(for: Int16(POLLOUT), until: .now + timeout) else { throw .timedOut }
+            } else if errno != EINTR {
                 throw .system("send", .current)
             }
         }

@@ -80,4 +80,48 @@ final class ScriptedTransport: SMTPTransport {
         #expect(results[1] == .delivered("250 done"))
         #expect(!server.sent.contains { $0.contains("evil") })
     }
+
+    func pipelining(_ replies: [(Int, String)]) -> ScriptedTransport {
+        let server = ScriptedTransport([(220, "hi"), (250, "mx")] + replies)
+        server.replies[1] = ServerReply(code: 250, lines: ["mx", "PIPELINING", "SIZE 1000"])
+        return server
+    }
+
+    @Test func pipelinedEnvelopeInOneWriteWithAResultPerRecipient() {
+        let server = pipelining([(250, "sender ok"), (250, "ok"), (550, "no user"), (451, "later"), (354, "go"), (250, "queued"), (221, "bye")])
+        let outcome = client(["x@d.test", "y@d.test", "z@d.test"]).run(on: server, host: "mx")
+        #expect(outcome == .spoke([.delivered("250 queued"), .failed("550 no user"), .deferred("451 later")]))
+        #expect(
+            server.sent == [
+                "EHLO quail.test\r\n",
+                "MAIL FROM:<a@b.test> SIZE=4\r\nRCPT TO:<x@d.test>\r\nRCPT TO:<y@d.test>\r\nRCPT TO:<z@d.test>\r\nDATA\r\n",
+                "hi\r\n.\r\n", "QUIT\r\n",
+            ])
+    }
+
+    /// Every reply of the batch is read before anything else is said, whatever MAIL's fate.
+    @Test func pipelinedRefusedSenderFailsEveryoneAndNoContentIsSent() {
+        let server = pipelining([(451, "greylisted"), (503, "no sender"), (503, "no sender"), (503, "no recipients"), (221, "bye")])
+        #expect(client(["x@d.test", "y@d.test"]).run(on: server, host: "mx") == .spoke([.deferred("451 greylisted"), .deferred("451 greylisted")]))
+        #expect(server.sent.last == "QUIT\r\n" && server.sent.count == 3 && server.replies.isEmpty)
+    }
+
+    /// RFC 2920 §3.1: a DATA answered 354 although every RCPT was refused is ended with a lone dot, never the message.
+    @Test func pipelinedDataAcceptedWithNobodyAcceptedGetsALoneDot() {
+        let server = pipelining([(250, "ok"), (550, "no"), (354, "go"), (554, "no valid recipients"), (221, "bye")])
+        #expect(client(["x@d.test"]).run(on: server, host: "mx") == .spoke([.failed("550 no")]))
+        #expect(server.sent.suffix(2) == [".\r\n", "QUIT\r\n"] && !server.sent.contains("hi\r\n.\r\n"))
+        let refusedData = pipelining([(250, "ok"), (550, "no"), (503, "no recipients"), (221, "bye")])
+        #expect(client(["x@d.test"]).run(on: refusedData, host: "mx") == .spoke([.failed("550 no")]))
+        #expect(!refusedData.sent.contains(".\r\n") && refusedData.replies.isEmpty)
+    }
+
+    @Test func pipelinedConnectionLostLeavesOnlyTheUnfinishedDeferred() {
+        let server = pipelining([(250, "ok"), (550, "no")])
+        guard case .spoke(let results) = client(["x@d.test", "y@d.test"]).run(on: server, host: "mx") else {
+            return #expect(Bool(false))
+        }
+        #expect(results[0] == .failed("550 no"))
+        #expect(results[1] == .deferred("connection to mx lost: connection closed by the server (#4.4.2)"))
+    }
 }
