@@ -128,7 +128,7 @@ extension QueueStore {
 
     /// The state record of `id`, `nil` when there is none (never tried, not taken in, or gone).
     func state(_ id: QueueID) -> MessageState? {
-        (try? FileIO.readFile(layout.statePath(id))).flatMap { $0 }.flatMap(MessageState.init(decoding:))
+        (try? FileIO.readFile(layout.statePath(id), keepingAccessTime: true)).flatMap { $0 }.flatMap(MessageState.init(decoding:))
     }
 
     /// The state of a message without a record, rebuilt from its envelope wherever the file is.

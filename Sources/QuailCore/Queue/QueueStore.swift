@@ -26,7 +26,7 @@ public struct QueueStore: Sendable {
     /// buffer for every record and shares equal strings between them.
     public func load(_ id: QueueID, path: String, with loader: StateLoader? = nil) throws(SpoolError) -> MessageState? {
         let record = if let loader { loader.read(id, in: layout) } else {
-            (try? FileIO.readFile(layout.statePath(id))).flatMap { MessageState(decoding: $0) }
+            (try? FileIO.readFile(layout.statePath(id), keepingAccessTime: true)).flatMap { MessageState(decoding: $0) }
         }
         if let record { return record }
         guard let spool = try SpoolFile.read(path) else { return nil }
@@ -142,7 +142,11 @@ public final class StateLoader {
             directories[bucket] = fd
         }
         let directory = directories[bucket]
-        let opened = Self.decimalName(of: id) { name in try? retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC) } }
+        // O_NOATIME: a record's mtime is in the future, so relatime would write back every inode read here.
+        let opened = Self.decimalName(of: id) { name in
+            (try? retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC | FileIO.noAccessTime) })
+                ?? (try? retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC) })
+        }
         guard let fd = opened else { return nil }
         defer { close(fd) }
         var filled = 0

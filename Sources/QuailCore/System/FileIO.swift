@@ -57,10 +57,16 @@ public enum FileIO {
     }
 
     /// Reads the whole file at `path`; `nil` when it does not exist.
-    public static func readFile(_ path: String) throws(Errno) -> [UInt8]? {
+    /// `O_NOATIME`, which Glibc's module does not export. Only the file's owner (or root) may use it.
+    public static let noAccessTime: Int32 = 0o1000000
+
+    /// With `keepingAccessTime`, the read leaves the file's atime alone where we own it: state records carry a
+    /// future mtime (their next attempt), and relatime would otherwise write every record's inode back after a
+    /// read of it.
+    public static func readFile(_ path: String, keepingAccessTime: Bool = false) throws(Errno) -> [UInt8]? {
         let fd: Int32
         do {
-            fd = try open(path, O_RDONLY)
+            fd = try openForReading(path, keepingAccessTime: keepingAccessTime)
         } catch {
             if error == .noSuchFileOrDirectory { return nil }
             throw error
@@ -74,6 +80,14 @@ public enum FileIO {
         let omit = (1 << 30) - 2  // UTIME_OMIT, a macro Swift does not import
         let times = [timespec(tv_sec: 0, tv_nsec: omit), timespec(tv_sec: seconds, tv_nsec: 0)]
         guard futimens(fd, times) == 0 else { throw Errno.current }
+    }
+
+    /// Opens `path` read-only, with `O_NOATIME` when asked and allowed.
+    static func openForReading(_ path: String, keepingAccessTime: Bool) throws(Errno) -> Int32 {
+        if keepingAccessTime {
+            do { return try open(path, O_RDONLY | noAccessTime) } catch where error == Errno(rawValue: EPERM) {}
+        }
+        return try open(path, O_RDONLY)
     }
 
     /// Flushes `fd` to stable storage.
