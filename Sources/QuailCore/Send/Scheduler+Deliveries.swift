@@ -104,9 +104,10 @@ extension Scheduler {
     /// Starts quail-local or quail-remote. While this process is small, a forked child that runs the program's
     /// code (`LocalDelivery.main`, `RemoteDelivery.main`) is the same child without an exec and a runtime start
     /// (about half of a delivery's CPU here). A large scheduler (a big queue in memory) spawns the program instead:
-    /// a fork copies its page tables, and every page it writes while the child lives is copied once more.
+    /// a fork copies its page tables, and every page it writes while the child lives is copied once more. So does
+    /// every quail-send started with `QUAIL_EXEC_DELIVERIES=1`, for an admin who wants a new quail-remote at once.
     private func startChild(_ channel: Channel, _ program: String, _ arguments: [String], stdin: Int32, stdout: Int32) throws(Errno) -> pid_t {
-        guard let resident = ChildProcess.residentBytes(), resident <= Scheduler.forkLimit else {
+        guard !execDeliveries, let resident = ChildProcess.residentBytes(), resident <= Scheduler.forkLimit else {
             return try ChildProcess.spawn(program, arguments: arguments, stdin: stdin, stdout: stdout)
         }
         switch channel {

@@ -13,6 +13,8 @@ public final class Scheduler {
     var config: Configuration
     let localProgram: String
     let remoteProgram: String
+    /// `QUAIL_EXEC_DELIVERIES=1`: always run the delivery programs, never fork their code (see `startChild`).
+    let execDeliveries: Bool
 
     var messages: [QueueID: QueuedMessage] = [:]
     var timers = TimerHeap()
@@ -48,6 +50,7 @@ public final class Scheduler {
         do { config = try Configuration(home: home) } catch { throw .control(error) }
         localProgram = ChildProcess.locate("quail-local")
         remoteProgram = ChildProcess.locate("quail-remote")
+        execDeliveries = Environment.value("QUAIL_EXEC_DELIVERIES") == "1"
         do {
             signals = try SignalPipe([SIGCHLD, SIGHUP, SIGALRM, SIGTERM, SIGINT])
         } catch { throw .system("cannot create the signal pipe", error) }
