@@ -328,25 +328,24 @@ class QuailSend:
                                         stdout=self.log, stderr=self.log, env=dict(os.environ, QUAIL_HOME=home),
                                         start_new_session=True, **as_user())
 
-    def wait_for_status(self, timeout):
-        """Seconds from exec until the first `status:` line (the loop is running), or None."""
+    def wait_for_line(self, text, timeout, interval=0.05):
+        """Seconds from exec until quail-send's log holds `text`, or None."""
         deadline = self.started + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
-            if "status: local" in read_text(self.log_path):
+            if text in read_text(self.log_path):
                 return time.monotonic() - self.started
-            time.sleep(0.05)
+            time.sleep(interval)
         return None
 
+    def wait_for_status(self, timeout):
+        """Seconds until the first `status: local` line (the loop is running), or None."""
+        return self.wait_for_line("status: local", timeout)
+
     def wait_for_whole_queue(self, timeout):
-        """Seconds from exec until quail-send has read the state of every queued message (its status line
+        """Seconds until quail-send has read the state of every queued message (its status line
         `read the state of all N queued messages`), or None. It delivers before that: start-up lists the
         spool and reads the records in its loop, the earliest due first."""
-        deadline = self.started + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if "status: read the state of all" in read_text(self.log_path):
-                return time.monotonic() - self.started
-            time.sleep(0.2)
-        return None
+        return self.wait_for_line("status: read the state of all", timeout, 0.2)
 
     def stop(self):
         trouble = stop(self.process)

@@ -70,7 +70,7 @@ public struct MessageState: Sendable, Equatable {
     public func nextWork(now: Int) -> Int {
         if held { return MessageState.heldUntil }
         if recipients.contains(where: { $0.status == .failed }) { return now }
-        return recipients.filter { $0.status == .pending }.map(\.nextAttempt).min() ?? now
+        return recipients.lazy.filter { $0.status == .pending }.map(\.nextAttempt).min() ?? now
     }
 
     /// The `nextWork` of a held message: far enough ahead that it is read last, in the background.

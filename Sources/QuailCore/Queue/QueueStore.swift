@@ -25,9 +25,7 @@ public struct QueueStore: Sendable {
     /// `nil` when the message file is gone. `loader` (quail-send's start-up, many messages in a row) keeps one read
     /// buffer for every record and shares equal strings between them.
     public func load(_ id: QueueID, path: String, with loader: StateLoader? = nil) throws(SpoolError) -> MessageState? {
-        let record = if let loader { loader.read(id, in: layout) } else {
-            (try? FileIO.readFile(layout.statePath(id), keepingAccessTime: true)).flatMap { MessageState(decoding: $0) }
-        }
+        let record = if let loader { loader.read(id, in: layout) } else { state(id) }
         if let record { return record }
         guard let spool = try SpoolFile.read(path) else { return nil }
         return MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)
@@ -53,22 +51,15 @@ public struct QueueStore: Sendable {
     /// mtime only orders quail-send's start-up, the record itself decides. One listing and an `fstatat` per record:
     /// inodes, not the records' contents, so a cold cache costs a few large reads instead of one seek per message.
     public func stateRecords(bucket: QueueID) throws(Errno) -> StateListing {
-        guard let directory = opendir(layout.stateDirectory(bucket)) else { throw Errno.current }
-        defer { closedir(directory) }
-        let fd = dirfd(directory)
         var listing = StateListing()
-        while let entry = readdir(directory) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+        try FileIO.forEachEntry(in: layout.stateDirectory(bucket)) { name, directory in
             guard let id = QueueID(name) else {
                 if name.hasPrefix(".new.") { listing.scratch.append(name) }
-                continue
+                return
             }
             var info = stat()
             // Gone since the listing: only a quail-qctl racing us could do that, and the message decides anyway.
-            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            listing.nextWork[id] = info.st_mtim.tv_sec
+            if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 { listing.nextWork[id] = info.st_mtim.tv_sec }
         }
         return listing
     }
@@ -142,11 +133,7 @@ public final class StateLoader {
             directories[bucket] = fd
         }
         let directory = directories[bucket]
-        // O_NOATIME: a record's mtime is in the future, so relatime would write back every inode read here.
-        let opened = Self.decimalName(of: id) { name in
-            (try? retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC | FileIO.noAccessTime) })
-                ?? (try? retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC) })
-        }
+        let opened = Self.decimalName(of: id) { name in try? FileIO.openForReading(name, in: directory, keepingAccessTime: true) }
         guard let fd = opened else { return nil }
         defer { close(fd) }
         var filled = 0

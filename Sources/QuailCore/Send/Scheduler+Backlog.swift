@@ -20,7 +20,8 @@ struct Backlog {
 
     init(_ entries: [(work: Int, id: QueueID)] = [], now: Int = 0) {
         // Messages due already are read in inode order, roughly the order of their records on disk.
-        self.entries = entries.map { (max($0.work, now), $0.id) }.sorted { ($0.work, $0.id) > ($1.work, $1.id) }
+        self.entries = entries.map { (max($0.work, now), $0.id) }
+        self.entries.sort { ($0.work, $0.id) > ($1.work, $1.id) }
         total = entries.count
     }
 

@@ -82,12 +82,13 @@ public enum FileIO {
         guard futimens(fd, times) == 0 else { throw Errno.current }
     }
 
-    /// Opens `path` read-only, with `O_NOATIME` when asked and allowed.
-    static func openForReading(_ path: String, keepingAccessTime: Bool) throws(Errno) -> Int32 {
+    /// Opens `name` read-only, relative to the open directory `directory` (or the working directory), with
+    /// `O_NOATIME` when asked and allowed.
+    static func openForReading(_ name: UnsafePointer<CChar>, in directory: Int32 = AT_FDCWD, keepingAccessTime: Bool) throws(Errno) -> Int32 {
         if keepingAccessTime {
-            do { return try open(path, O_RDONLY | noAccessTime) } catch where error == Errno(rawValue: EPERM) {}
+            do { return try retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC | noAccessTime) } } catch where error == Errno(rawValue: EPERM) {}
         }
-        return try open(path, O_RDONLY)
+        return try retryingInterrupts { openat(directory, name, O_RDONLY | O_CLOEXEC) }
     }
 
     /// Flushes `fd` to stable storage.
@@ -151,16 +152,23 @@ public enum FileIO {
 
     /// The names in directory `path`, without `.` and `..`.
     public static func listDirectory(_ path: String) throws(Errno) -> [String] {
+        var names: [String] = []
+        try forEachEntry(in: path) { name, _ in names.append(name) }
+        return names
+    }
+
+    /// Calls `body` with each name in directory `path` but `.` and `..`, and the directory's descriptor for the
+    /// `*at` calls.
+    public static func forEachEntry(in path: String, _ body: (String, Int32) -> Void) throws(Errno) {
         guard let directory = opendir(path) else { throw Errno.current }
         defer { closedir(directory) }
-        var names: [String] = []
+        let fd = dirfd(directory)
         while let entry = readdir(directory) {
             let name = withUnsafePointer(to: entry.pointee.d_name) { pointer in
                 pointer.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name != "." && name != ".." { names.append(name) }
+            if name != "." && name != ".." { body(name, fd) }
         }
-        return names
     }
 
     /// The directory part of `path` (`.` for a bare name).
