@@ -148,6 +148,25 @@ import Testing
         #expect(times[69].map { abs($0 - now) <= 2 } == true)
     }
 
+    /// A record's mtime is in the future, so under relatime every plain read would update its atime and write the
+    /// inode back; quail reads records with O_NOATIME, at start-up and in the queue tools.
+    @Test func readingARecordLeavesItsAccessTimeAlone() throws {
+        let queue = try makeScratchDirectory() + "/queue"
+        let layout = QueueLayout(root: queue)
+        try layout.create()
+        let store = QueueStore(layout: layout)
+        var state = MessageState(birth: 1, bytes: 1, offset: 1, envelope: Envelope(sender: "", recipients: ["r@u.test"]))
+        state.recipients[0].nextAttempt = 2_000_000_000
+        try store.save(23, state)
+        let fd = try FileIO.open(layout.statePath(23), O_RDONLY)
+        let times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 2_000_000_000, tv_nsec: 0)]
+        #expect(futimens(fd, times) == 0)
+        close(fd)
+        #expect(store.state(23) == state)
+        #expect(StateLoader().read(23, in: layout) == state)
+        #expect(try FileIO.status(layout.statePath(23))?.st_atim.tv_sec == 1_000_000)
+    }
+
     @Test func timerHeapWithReservedRoomKeepsItsOrder() {
         var heap = TimerHeap()
         heap.reserveCapacity(1000)
