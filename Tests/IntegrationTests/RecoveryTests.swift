@@ -111,7 +111,8 @@ import Testing
         #expect(listing.count == 1)
         let recipient = (listing.first?["recipients"] as? [[String: Any]])?.first
         #expect(recipient?["state"] as? String == "pending")
-        #expect((recipient?["last_error"] as? String ?? "").contains("loops back to myself"))
+        let lastError = recipient?["last_error"] as? String ?? ""
+        #expect(lastError.contains("loops back to myself"))
         send.stop()
     }
 }

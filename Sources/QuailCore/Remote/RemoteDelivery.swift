@@ -21,14 +21,23 @@ public struct RemoteDelivery {
         var port: Int
     }
 
-    /// Delivers `message` (LF line ends, as spooled) from `sender` to `recipients`, all at `domain`.
-    public func deliver(domain: String, sender: String, recipients: [String], message: [UInt8]) -> RemoteReport {
+    /// Delivers `message` (LF line ends, as spooled) from `sender` to `recipients`, all at `domain`: on `kept`,
+    /// a session an earlier delivery to this destination left open, when it is still there; else to the hosts
+    /// the route gives. The report, and the session when it may carry another message.
+    public func deliver(domain: String, sender: String, recipients: [String], message: [UInt8],
+                        reusing kept: KeptSession? = nil) -> (report: RemoteReport, kept: KeptSession?) {
+        let client = SMTPClient(me: config.me, sender: sender, recipients: recipients, message: message)
+        // A session the server closed or spoke on while idle delivered nothing: fall through to a fresh one.
+        if let kept, kept.isQuiet,
+           let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: "\(kept.host) [\(kept.address)]") {
+            return (RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address)),
+                    extensions == nil ? nil : kept)
+        }
         let targets: [Target]
         switch findTargets(for: domain) {
         case .success(let found): targets = found
-        case .failure(let report): return RemoteReport(all: report.result, count: recipients.count, destination: report.destination)
+        case .failure(let report): return (RemoteReport(all: report.result, count: recipients.count, destination: report.destination), nil)
         }
-        let client = SMTPClient(me: config.me, sender: sender, recipients: recipients, message: message)
         var last = "no address to try"
         for target in targets {
             let connection: SMTPConnection
@@ -40,15 +49,17 @@ public struct RemoteDelivery {
                 last = "\(target.host) [\(target.address)]: \(error)"
                 continue
             }
-            switch client.run(on: connection, host: "\(target.host) [\(target.address)]") {
+            let (outcome, extensions) = client.runKeeping(on: connection, host: "\(target.host) [\(target.address)]")
+            switch outcome {
             case .unreachable(let reason):
                 last = "\(target.host) [\(target.address)]: \(reason)"
             case .spoke(let results):
-                return RemoteReport(results: results, destination: .up(host: target.host, address: target.address))
+                let session = extensions.map { KeptSession(connection: connection, host: target.host, address: target.address, extensions: $0) }
+                return (RemoteReport(results: results, destination: .up(host: target.host, address: target.address)), session)
             }
         }
-        return RemoteReport(
-            all: .deferred(RemoteReply.unreachable(domain, last: last)), count: recipients.count, destination: .down(last))
+        return (RemoteReport(
+            all: .deferred(RemoteReply.unreachable(domain, last: last)), count: recipients.count, destination: .down(last)), nil)
     }
 
     /// Why no address could be tried: the result for every recipient and the destination line.

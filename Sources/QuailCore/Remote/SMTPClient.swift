@@ -33,48 +33,106 @@ public struct SMTPClient {
 
     /// Runs the conversation on `transport`; `host` names the server in texts of our own.
     public func run(on transport: some SMTPTransport, host: String) -> Outcome {
+        let (outcome, kept) = runKeeping(on: transport, host: host)
+        if kept != nil { quit(transport) }
+        return outcome
+    }
+
+    /// The same, but a session that ended its transaction cleanly is left open for another one instead of
+    /// being ended with QUIT: its EHLO keywords come back with the outcome (nil when it was closed).
+    public func runKeeping(on transport: some SMTPTransport, host: String) -> (Outcome, extensions: Set<String>?) {
+        let extensions: Set<String>
+        switch greet(on: transport, host: host) {
+        case .ready(let offered): extensions = offered
+        case .ended(let outcome): return (outcome, nil)
+        }
+        let (results, end) = transaction(on: transport, extensions: extensions, host: host)
+        if end == .closing { quit(transport) }
+        return (.spoke(results), end == .reusable ? extensions : nil)
+    }
+
+    /// One more transaction on a session kept open by an earlier delivery (`runKeeping`), with the keywords its
+    /// EHLO offered. `nil` when the server answered nothing at all before the connection failed: an idle
+    /// connection the server has closed meanwhile, on which nothing was delivered, so a fresh one may be tried.
+    public func reuse(_ transport: some SMTPTransport, extensions: Set<String>, host: String)
+        -> (results: [DeliveryResult], extensions: Set<String>?)?
+    {
+        let counting = CountingTransport(transport)
+        let (results, end) = transaction(on: counting, extensions: extensions, host: host)
+        if counting.replies == 0 && end == .broken { return nil }
+        if end == .closing { quit(transport) }
+        return (results, end == .reusable ? extensions : nil)
+    }
+
+    private enum Greeting {
+        /// Past EHLO (or HELO), with the keywords offered.
+        case ready(Set<String>)
+        /// The conversation is over already (and QUIT sent where it could be).
+        case ended(Outcome)
+    }
+
+    /// The greeting and EHLO, HELO when EHLO is not known.
+    private func greet(on transport: some SMTPTransport, host: String) -> Greeting {
         let greeting: ServerReply
         do {
             greeting = try transport.readReply()
         } catch {
-            return .unreachable("\(error)")
+            return .ended(.unreachable("\(error)"))
         }
         guard greeting.isPositive else {
             quit(transport)
-            return .unreachable("greeting: \(greeting)")
+            return .ended(.unreachable("greeting: \(greeting)"))
         }
-        var results = [DeliveryResult?](repeating: nil, count: recipients.count)
         do {
-            try transact(on: transport, host: host, results: &results)
+            var hello = try command(transport, "EHLO \(me)")
+            if hello.isPositive { return .ready(hello.extensions) }
+            if !hello.isTemporaryFailure {
+                // RFC 5321 §3.2: a server that does not know EHLO answers 5xx; HELO is the old way in.
+                hello = try command(transport, "HELO \(me)")
+                if hello.isPositive { return .ready([]) }
+            }
+            quit(transport)
+            return .ended(.spoke(recipients.map { _ in .deferred(RemoteReply.nameRejected(host, hello)) }))
         } catch {
-            let text = RemoteReply.connectionLost(host, error)
-            return .spoke(results.map { $0 ?? .deferred(text) })
+            return .ended(.spoke(recipients.map { _ in .deferred(RemoteReply.connectionLost(host, error)) }))
         }
-        return .spoke(results.map { $0 ?? .deferred(RemoteReply.connectionLost(host, .closed)) })
     }
 
-    /// Everything after the greeting; fills `results` as outcomes become final, so that a lost connection
-    /// leaves exactly the unfinished recipients empty.
-    private func transact(on transport: some SMTPTransport, host: String, results: inout [DeliveryResult?])
+    /// How a session stands after a transaction.
+    private enum SessionEnd {
+        /// Every reply read, none a 421: another transaction may follow.
+        case reusable
+        /// The server said 421: it is closing the session, and QUIT is all that is left to say.
+        case closing
+        /// The connection failed: nothing more can be said on it.
+        case broken
+    }
+
+    /// MAIL to the end of DATA on a greeted session; no QUIT. The results, and how the session stands.
+    private func transaction(on transport: some SMTPTransport, extensions: Set<String>, host: String)
+        -> (results: [DeliveryResult], end: SessionEnd)
+    {
+        var results = [DeliveryResult?](repeating: nil, count: recipients.count)
+        let watched = CountingTransport(transport)
+        do {
+            try transact(on: watched, extensions: extensions, results: &results)
+        } catch {
+            let text = RemoteReply.connectionLost(host, error)
+            return (results.map { $0 ?? .deferred(text) }, .broken)
+        }
+        let text = RemoteReply.connectionLost(host, .closed)
+        return (results.map { $0 ?? .deferred(text) }, watched.closing ? .closing : .reusable)
+    }
+
+    /// Fills `results` as outcomes become final, so that a lost connection leaves exactly the unfinished
+    /// recipients empty.
+    private func transact(on transport: some SMTPTransport, extensions: Set<String>, results: inout [DeliveryResult?])
         throws(RemoteConnectionError)
     {
-        var extensions: Set<String> = []
-        var hello = try command(transport, "EHLO \(me)")
-        if hello.isPositive {
-            extensions = hello.extensions
-        } else if !hello.isTemporaryFailure {
-            // RFC 5321 §3.2: a server that does not know EHLO answers 5xx; HELO is the old way in.
-            hello = try command(transport, "HELO \(me)")
-        }
-        guard hello.isPositive else {
-            let text = RemoteReply.nameRejected(host, hello)
-            results = results.map { _ in .deferred(text) }
-            return quit(transport)
-        }
         // An address with a line break would smuggle a command of its own into the session.
         guard !Self.breaksLine(sender) else {
             results = results.map { _ in .failed(RemoteReply.unsafeAddress(sender)) }
-            return quit(transport)
+            return
         }
         let payload = DataEncoder.encode(message)
         let path = sender == Self.doubleBounceSender ? "" : sender
@@ -85,15 +143,14 @@ public struct SMTPClient {
         for (index, recipient) in recipients.enumerated() {
             if Self.breaksLine(recipient) { results[index] = .failed(RemoteReply.unsafeAddress(recipient)) } else { sendable.append(index) }
         }
-        guard !sendable.isEmpty else { return quit(transport) }
+        guard !sendable.isEmpty else { return }
         let envelope = extensions.contains("PIPELINING")
             ? try pipelinedEnvelope(transport, mailLine, sendable, &results)
             : try lockstepEnvelope(transport, mailLine, sendable, &results)
-        guard let accepted = envelope else { return quit(transport) }
+        guard let accepted = envelope else { return }
         try transport.send(payload)
         let final = try transport.readReply()
         for index in accepted { results[index] = final.result() }
-        quit(transport)
     }
 
     /// MAIL, RCPT per recipient and DATA, each waiting for its reply. The recipients accepted when DATA got its
@@ -167,7 +224,25 @@ public struct SMTPClient {
     }
 
     /// Says goodbye; the outcome is settled already, so whatever goes wrong now changes nothing.
-    private func quit(_ transport: some SMTPTransport) {
+    public func quit(_ transport: some SMTPTransport) {
         _ = try? command(transport, "QUIT")
+    }
+}
+
+/// Passes a session's traffic through, counting the replies read and noting a 421 (the server is closing).
+final class CountingTransport<Wrapped: SMTPTransport>: SMTPTransport {
+    let wrapped: Wrapped
+    private(set) var replies = 0
+    private(set) var closing = false
+
+    init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+    func send(_ bytes: [UInt8]) throws(RemoteConnectionError) { try wrapped.send(bytes) }
+
+    func readReply() throws(RemoteConnectionError) -> ServerReply {
+        let reply = try wrapped.readReply()
+        replies += 1
+        if reply.code == 421 { closing = true }
+        return reply
     }
 }

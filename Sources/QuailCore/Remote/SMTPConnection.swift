@@ -37,13 +37,19 @@ public protocol SMTPTransport: AnyObject {
 /// A TCP connection to one SMTP server with every wait bounded: `timeoutconnect` for the connect,
 /// `timeoutremote` for each reply and for each step of progress while sending. Closed on deinit.
 public final class SMTPConnection: SMTPTransport {
-    let fd: Int32
+    public let fd: Int32
     let timeout: Duration
     private var parser = ReplyParser()
 
     private init(fd: Int32, timeout: Duration) {
         self.fd = fd
         self.timeout = timeout
+    }
+
+    /// Takes over `fd`, a connected socket (a session kept open by an earlier delivery); non-blocking from here.
+    public convenience init(adopting fd: Int32, timeout: Duration) {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        self.init(fd: fd, timeout: timeout)
     }
 
     deinit { close(fd) }

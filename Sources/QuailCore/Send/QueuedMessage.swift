@@ -42,6 +42,10 @@ struct RunningDelivery {
     var stdout: Int32
     var output: [UInt8] = []
     var exitStatus: Int32?
+    /// A remote delivery's stdout is a Unix socket, which can carry back the SMTP session it kept open.
+    var returnedSession: Int32 = -1
+    /// When the session it was handed (if any) was first kept, so that a session's age spans its deliveries.
+    var sessionBorn: Int?
 
     var isComplete: Bool { stdout < 0 && exitStatus != nil }
 }

@@ -75,12 +75,17 @@ extension Scheduler {
         }
         defer { close(input) }
         lseek(input, off_t(message.state.offset), SEEK_SET)
+        let destination = channel == .remote ? config.destination(for: Address.domain(of: addresses[0])) : nil
+        // A session an earlier delivery there kept open: the child owns it from here, whatever happens.
+        let session = destination.flatMap { connections.take($0) }
+        defer { if let session { close(session.fd) } }
         let output: (read: Int32, write: Int32)
         let pid: pid_t
         do {
-            output = try FileIO.makePipe()
+            // A remote child's stdout is a Unix socket, so that it can hand its session back (KeptSession).
+            output = channel == .remote ? try FileIO.makeSocketPair() : try FileIO.makePipe()
             defer { close(output.write) }
-            pid = try startChild(channel, program, arguments, stdin: input, stdout: output.write)
+            pid = try startChild(channel, program, arguments, stdin: input, stdout: output.write, session: session)
         } catch {
             let text = "cannot run \(program): \(error) (#4.3.0)"
             SendLog.warning("msg \(message.id): \(text)")
@@ -93,9 +98,8 @@ extension Scheduler {
         }
         _ = fcntl(output.read, F_SETFL, fcntl(output.read, F_GETFL) | O_NONBLOCK)
         deliveryCounter += 1
-        let destination = channel == .remote ? config.destination(for: Address.domain(of: addresses[0])) : nil
         running[pid] = RunningDelivery(number: deliveryCounter, id: message.id, recipients: task.recipients, channel: channel,
-                                       destination: destination, stdout: output.read)
+                                       destination: destination, stdout: output.read, sessionBorn: session?.born)
         runningCount[channel]! += 1
         SendLog.starting(deliveryCounter, message.id, channel: channel, to: addresses)
         logStatus()
@@ -106,15 +110,23 @@ extension Scheduler {
     /// (about half of a delivery's CPU here). A large scheduler (a big queue in memory) spawns the program instead:
     /// a fork copies its page tables, and every page it writes while the child lives is copied once more. So does
     /// every quail-send started with `QUAIL_EXEC_DELIVERIES=1`, for an admin who wants a new quail-remote at once.
-    private func startChild(_ channel: Channel, _ program: String, _ arguments: [String], stdin: Int32, stdout: Int32) throws(Errno) -> pid_t {
+    /// A kept `session` goes to quail-remote as descriptor 3 with `$QUAILCONNECTION` saying what it is.
+    private func startChild(_ channel: Channel, _ program: String, _ arguments: [String], stdin: Int32, stdout: Int32,
+                            session: ConnectionCache.Entry?) throws(Errno) -> pid_t {
         guard !execDeliveries, let resident = ChildProcess.residentBytes(), resident <= Scheduler.forkLimit else {
-            return try ChildProcess.spawn(program, arguments: arguments, stdin: stdin, stdout: stdout)
+            // Never pass on a description of our own: descriptor 3 would be whatever the child finds there.
+            var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix(KeptSession.environmentName + "=") }
+            if let session { environment.append("\(KeptSession.environmentName)=\(session.text)") }
+            return try ChildProcess.spawn(program, arguments: arguments, environment: environment, stdin: stdin, stdout: stdout,
+                                          descriptor3: session?.fd)
         }
         switch channel {
         case .local:
             return try ChildProcess.fork(name: "quail-local", stdin: stdin, stdout: stdout) { LocalDelivery.main(arguments: arguments) }
         case .remote:
-            return try ChildProcess.fork(name: "quail-remote", stdin: stdin, stdout: stdout) { RemoteDelivery.main(arguments: arguments) }
+            return try ChildProcess.fork(name: "quail-remote", stdin: stdin, stdout: stdout, descriptor3: session?.fd) {
+                RemoteDelivery.main(arguments: arguments, handedOver: session?.text)
+            }
         }
     }
 
@@ -136,7 +148,7 @@ extension Scheduler {
     private func readAvailable(into delivery: inout RunningDelivery) {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = read(delivery.stdout, &buffer, buffer.count)
+            let count = delivery.channel == .remote ? receive(into: &buffer, &delivery) : read(delivery.stdout, &buffer, buffer.count)
             if count > 0 {
                 // A report is a line per recipient; more than this is a confused child, not a report.
                 if delivery.output.count < 1 << 20 { delivery.output += buffer[0..<count] }
@@ -147,6 +159,17 @@ extension Scheduler {
             delivery.stdout = -1
             return
         }
+    }
+
+    /// Reads a remote child's stdout socket; a session it hands back comes with its line (`KeptSession`).
+    private func receive(into buffer: inout [UInt8], _ delivery: inout RunningDelivery) -> Int {
+        let read = buffer.withUnsafeMutableBytes { try? DescriptorPassing.read(delivery.stdout, into: $0) }
+        guard let (count, fd) = read else { return -1 }
+        if let fd {
+            // One session per delivery; a confused child's second is not kept.
+            if delivery.returnedSession >= 0 { close(fd) } else { delivery.returnedSession = fd }
+        }
+        return count
     }
 
     /// Collects the exit status of every child that has ended.
@@ -176,7 +199,20 @@ extension Scheduler {
         if let destination = delivery.destination, !remoteHost.isEmpty || results.contains(where: { if case .delivered = $0 { true } else { false } }) {
             markUp(destination)
         }
+        keepSession(of: delivery, remoteHost: remoteHost)
         logStatus()
+    }
+
+    /// Keeps the session a finished delivery handed back, for the next delivery to its destination.
+    private func keepSession(of delivery: RunningDelivery, remoteHost: String) {
+        guard delivery.returnedSession >= 0 else { return }
+        let lines = delivery.output.split(separator: 0x0A)
+        guard let destination = delivery.destination, !remoteHost.isEmpty, stopDeadline == nil,
+              let text = lines.lazy.compactMap({ KeptSession.handoverText(ofLine: String(decoding: $0, as: UTF8.self)) }).last
+        else { return ConnectionCache.end(delivery.returnedSession) }
+        let now = ConnectionCache.now()
+        let entry = ConnectionCache.Entry(fd: delivery.returnedSession, text: text, born: delivery.sessionBorn ?? now, idleSince: now)
+        connections.put(entry, for: destination, now: now, limit: config.concurrencyRemote)
     }
 
     /// What a finished child reported: the result per recipient, and for quail-remote the destination line

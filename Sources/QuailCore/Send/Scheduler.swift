@@ -28,19 +28,21 @@ public final class Scheduler {
     var destinations: [String: Destination] = [:]
     /// Taken-in messages whose state is not read yet (start-up).
     var backlog = Backlog()
+    /// Idle SMTP sessions kept open by quail-remote children, for the next delivery to the same destination.
+    var connections = ConnectionCache()
 
     let signals: SignalPipe
     /// The spool's owner lock (`QueueLock`), taken at start-up and held until the process exits.
     var spoolLock: QueueLock?
     private var fifos: [(read: Int32, write: Int32)] = []
-    private var stopDeadline: Int?
+    private(set) var stopDeadline: Int?
     private var nextRescan = 0
 
     /// How often `todo/` is listed even without a trigger, in case a wake-up was lost.
     static let rescanInterval = 60
     /// The resident size up to which deliveries are forked rather than spawned (see `startChild`).
     static let forkLimit = 64 << 20
-        /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
+    /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
     static let stopGrace = 30
 
     public init(home: QuailHome) throws(SchedulerError) {
@@ -66,6 +68,7 @@ public final class Scheduler {
         logStatus()
         while true {
             let now = MailDate.now()
+            connections.expire(now: ConnectionCache.now())
             if stopDeadline == nil {
                 readBacklog()
                 startProbes(now)
@@ -77,6 +80,7 @@ public final class Scheduler {
                 }
             } else if running.isEmpty || now >= stopDeadline! {
                 if !running.isEmpty { SendLog.warning("exiting with \(running.count) deliveries unfinished; they will be retried") }
+                connections.endAll()
                 Diagnostics.log("status: exiting")
                 return 0
             }
@@ -90,7 +94,8 @@ public final class Scheduler {
         if stopDeadline == nil, let due = timers.nextDue { wake = min(wake, due) }
         if stopDeadline == nil, let probe = nextProbeTime { wake = min(wake, probe) }
         // SIGCHLD is the wake-up for ended children, but a second's poll keeps a lost one from stalling them.
-        let ceiling = running.isEmpty ? 3600 : 1
+        // Idle kept sessions must be ended on time too.
+        let ceiling = running.isEmpty && connections.isEmpty ? 3600 : 1
         return Int32(max(0, min(wake - now, ceiling)) * 1000)
     }
 
@@ -133,6 +138,8 @@ public final class Scheduler {
     func reloadControl() {
         do {
             config = try Configuration(home: home)
+            // A kept session may lead where a new smtproutes no longer does.
+            connections.endAll()
             Diagnostics.log("status: reread control files")
         } catch {
             SendLog.alert("keeping the previous configuration: \(error)")

@@ -2,13 +2,15 @@ import Glibc
 
 /// Starting and reaping child programs with `posix_spawn`, the way quail-send runs deliveries.
 public enum ChildProcess {
-    /// Starts `path` with `arguments` (argv[1...]) and its descriptors 0, 1 and 2 set to `stdin`, `stdout`, `stderr`.
+    /// Starts `path` with `arguments` (argv[1...]) and its descriptors 0, 1 and 2 set to `stdin`, `stdout`, `stderr`,
+    /// and 3 to `descriptor3` when given.
     ///
     /// The child starts with default signal handling and an empty signal mask, whatever the parent blocked.
     /// The caller keeps ownership of the descriptors it passes and closes its own copies.
     public static func spawn(
         _ path: String, arguments: [String], environment: [String]? = nil,
-        stdin: Int32 = STDIN_FILENO, stdout: Int32 = STDOUT_FILENO, stderr: Int32 = STDERR_FILENO
+        stdin: Int32 = STDIN_FILENO, stdout: Int32 = STDOUT_FILENO, stderr: Int32 = STDERR_FILENO,
+        descriptor3: Int32? = nil
     ) throws(Errno) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -17,6 +19,8 @@ public enum ChildProcess {
         for (source, target) in [(stdin, Int32(0)), (stdout, Int32(1)), (stderr, Int32(2))] where source != target {
             posix_spawn_file_actions_adddup2(&actions, source, target)
         }
+        // Glibc clears close-on-exec when source and target are the same descriptor.
+        if let descriptor3 { posix_spawn_file_actions_adddup2(&actions, descriptor3, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -42,15 +46,17 @@ public enum ChildProcess {
     }
 
     /// Forks a child that runs `body` and exits with its result: no exec, so none of a program start's cost.
-    /// The child starts as `spawn` starts a program: descriptors 0 and 1 set to `stdin` and `stdout`, every other
-    /// descriptor above 2 closed, default signal handling with nothing blocked, and `name` as its process name
+    /// The child starts as `spawn` starts a program: descriptors 0 and 1 set to `stdin` and `stdout`, 3 to
+    /// `descriptor3` when given, every other descriptor above 2 closed, default signal handling with nothing blocked, and `name` as its process name
     /// (`ps`, `/proc/PID/comm`), so that it shows as the program it stands for.
     /// Only for single-threaded callers (a forked child of a threaded process may find a lock held forever).
-    public static func fork(name: String, stdin: Int32, stdout: Int32, _ body: () -> Int32) throws(Errno) -> pid_t {
+    public static func fork(name: String, stdin: Int32, stdout: Int32, descriptor3: Int32? = nil,
+                            _ body: () -> Int32) throws(Errno) -> pid_t {
         let pid = Glibc.fork()
         if pid < 0 { throw Errno.current }
         if pid > 0 { return pid }
         guard dup2(stdin, STDIN_FILENO) >= 0, dup2(stdout, STDOUT_FILENO) >= 0 else { _exit(111) }
+        if let descriptor3, descriptor3 != 3, dup2(descriptor3, 3) < 0 { _exit(111) }
         // Without an exec, close-on-exec does nothing: a write end of some pipe left open here could keep its
         // reader waiting for an end of file (quail-local's report to quail-send, a message's own pipe), and a
         // parent's signal handler would write into whatever file took its pipe's number.
@@ -58,7 +64,7 @@ public enum ChildProcess {
         var nothing = sigset_t()
         sigemptyset(&nothing)
         sigprocmask(SIG_SETMASK, &nothing, nil)
-        closeDescriptors(from: 3)
+        closeDescriptors(from: descriptor3 == nil ? 3 : 4)
         let comm = open("/proc/self/comm", O_WRONLY | O_CLOEXEC)
         if comm >= 0 {
             _ = try? FileIO.writeAll(comm, Array(name.utf8.prefix(15)))

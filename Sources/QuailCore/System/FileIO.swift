@@ -56,11 +56,17 @@ public enum FileIO {
         return (ends[0], ends[1])
     }
 
-    /// Reads the whole file at `path`; `nil` when it does not exist.
+    /// A connected pair of Unix stream sockets (close-on-exec): a pipe that can also carry descriptors.
+    public static func makeSocketPair() throws(Errno) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else { throw Errno.current }
+        return (ends[0], ends[1])
+    }
+
     /// `O_NOATIME`, which Glibc's module does not export. Only the file's owner (or root) may use it.
     public static let noAccessTime: Int32 = 0o1000000
 
-    /// With `keepingAccessTime`, the read leaves the file's atime alone where we own it: state records carry a
+    /// Reads the whole file at `path`; `nil` when it does not exist. With `keepingAccessTime`, the read leaves the file's atime alone where we own it: state records carry a
     /// future mtime (their next attempt), and relatime would otherwise write every record's inode back after a
     /// read of it.
     public static func readFile(_ path: String, keepingAccessTime: Bool = false) throws(Errno) -> [UInt8]? {
