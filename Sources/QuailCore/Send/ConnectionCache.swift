@@ -45,6 +45,7 @@ struct ConnectionCache {
 
     /// Ends the sessions idle for `idleLimit` or longer.
     mutating func expire(now: Int) {
+        guard count > 0 else { return }
         for destination in Array(idle.keys) {
             let (stale, fresh) = idle[destination]!.reduce(into: ([Entry](), [Entry]())) { split, entry in
                 if now - entry.idleSince >= Self.idleLimit { split.0.append(entry) } else { split.1.append(entry) }

@@ -166,8 +166,15 @@ extension Scheduler {
         let read = buffer.withUnsafeMutableBytes { try? DescriptorPassing.read(delivery.stdout, into: $0) }
         guard let (count, fd) = read else { return -1 }
         if let fd {
-            // One session per delivery; a confused child's second is not kept.
-            if delivery.returnedSession >= 0 { close(fd) } else { delivery.returnedSession = fd }
+            // One session per delivery; a confused child's second is not kept. Kept at 3 or above, so that
+            // handing it to a child as descriptor 3 never clobbers, nor is clobbered by, its stdin or stdout.
+            let kept = fd < 3 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : fd
+            if kept != fd { close(fd) }
+            if delivery.returnedSession >= 0 || kept < 0 {
+                if kept >= 0 { close(kept) }
+            } else {
+                delivery.returnedSession = kept
+            }
         }
         return count
     }
