@@ -70,10 +70,6 @@ struct ConnectionCache {
         close(fd)
     }
 
-    /// Seconds on the monotonic clock.
-    static func now() -> Int {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return now.tv_sec
-    }
+    /// Seconds on the monotonic clock (the backlog's).
+    static func now() -> Int { Int(Backlog.clock() / 1_000_000_000) }
 }
