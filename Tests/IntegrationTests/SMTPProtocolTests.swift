@@ -342,6 +342,19 @@ struct SMTPProtocolTests {
         try again.hello()
     }
 
+    @Test func brokenFileOnlyQuailSendReadsDoesNotCloseTheDoor() throws {
+        let home = try TestHome.backup()
+        let server = try SMTPDaemon(home)
+        home.control("smtproutes", "no colon here")
+        home.control("retryschedule", "soon")
+        let client = try server.connect()
+        try client.hello()
+        try client.beginData()
+        client.send("Subject: routes are quail-send's business\r\n\r\nbody\r\n.\r\n")
+        try client.expect(250, "2.0.0")
+        #expect(home.todoCount() == 1)
+    }
+
     @Test func queueFailureIsATemporaryErrorAndNothingIsAcknowledged() throws {
         let home = try TestHome.backup()
         // $QUAILQUEUE names another program with quail-queue's interface; this one fails as qmail-queue does

@@ -8,7 +8,7 @@ extension RemoteDelivery {
                            handedOver: String? = nil) -> (report: RemoteReport, kept: KeptSession?) {
         let config: Configuration
         do {
-            config = try Configuration(home: home)
+            config = try Configuration(home: home, only: Configuration.remoteDeliveryFiles)
         } catch {
             return (RemoteReport(
                 all: .deferred(RemoteReply.unreadableControl(error)), count: recipients.count,

@@ -28,7 +28,7 @@ public final class SMTPServer {
     public func run() -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         let config: Configuration
-        do { config = try Configuration(home: home) } catch {
+        do { config = try Configuration(home: home, only: Configuration.smtpdFiles) } catch {
             log.line("refused: \(error)")
             send(.configurationProblem, flush: true)
             return 111

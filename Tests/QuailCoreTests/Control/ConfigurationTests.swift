@@ -102,6 +102,25 @@ import Testing
         #expect(local.aliases["a@example.test"] == ["b@example.test"])
         #expect(local.concurrencyLocal == 10)
     }
+
+    /// quail-smtpd and quail-remote read their own files at every connection or delivery: what they do not
+    /// use can neither slow them down nor stop them.
+    @Test func eachProgramReadsWhatItUsesAndNothingElse() throws {
+        let path = try makeScratchDirectory()
+        mkdir(path + "/control", 0o700)
+        writeFile(path + "/control/retryschedule", "soon\n")
+        writeFile(path + "/control/rcpthosts", "backup.test\n")
+        writeFile(path + "/control/databytes", "5000\n")
+        writeFile(path + "/control/smtproutes", "backup.test:[127.0.0.2]:2525\n")
+        let home = QuailHome(path: path)
+        #expect(throws: ControlError.self) { try Configuration(home: home) }
+        let smtpd = try Configuration(home: home, only: Configuration.smtpdFiles)
+        #expect(smtpd.databytes == 5000 && smtpd.rcpthosts.contains("backup.test"))
+        #expect(smtpd.smtpRoutes.explicitRoute(for: "backup.test") == nil)
+        let remote = try Configuration(home: home, only: Configuration.remoteDeliveryFiles)
+        #expect(remote.route(for: "backup.test") == .relay(host: "[127.0.0.2]", port: 2525))
+        #expect(remote.backsUp("backup.test") && remote.databytes == 20_971_520)
+    }
 }
 
 @Suite struct DeliveryResultTests {
