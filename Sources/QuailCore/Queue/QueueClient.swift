@@ -49,6 +49,8 @@ public final class QueueSubmission {
     public private(set) var pid: pid_t = -1
     private var messageEnd: Int32 = -1
     private var envelopeEnd: Int32 = -1
+    /// The forked child's descriptor 3: its exit code as one byte, written before it exits.
+    private var verdictEnd: Int32 = -1
     private var failure: Int32?
 
     init(program: String?, layout: QueueLayout) {
@@ -65,7 +67,16 @@ public final class QueueSubmission {
             if let program {
                 pid = try ChildProcess.spawn(program, arguments: [], stdin: message.read, stdout: envelope.read)
             } else {
-                pid = try ChildProcess.fork(name: "quail-queue", stdin: message.read, stdout: envelope.read) { QueueProgram.run(layout: layout) }
+                let verdict = try FileIO.makePipe()
+                defer { close(verdict.write) }
+                do {
+                    pid = try ChildProcess.fork(name: "quail-queue", stdin: message.read, stdout: envelope.read,
+                                                descriptor3: verdict.write) { QueueSubmission.runForked(layout) }
+                } catch {
+                    close(verdict.read)
+                    throw error
+                }
+                verdictEnd = verdict.read
             }
         } catch {
             close(message.write); close(envelope.write)
@@ -97,14 +108,52 @@ public final class QueueSubmission {
         _ = finish()
     }
 
+    /// Waits for a queue process that already gave its verdict; the session calls it after answering, and
+    /// the submission's end does it anyway.
+    public func reap() {
+        if verdictEnd >= 0 { close(verdictEnd) }
+        verdictEnd = -1
+        guard pid > 0 else { return }
+        _ = try? ChildProcess.wait(pid)
+        pid = -1
+    }
+
+    deinit { reap() }
+
     private func finish() -> Int32 {
         if envelopeEnd >= 0 { close(envelopeEnd) }
         envelopeEnd = -1
         guard pid > 0 else { return failure ?? QueueFailure.internalBug.rawValue }
-        let code = (try? ChildProcess.wait(pid)) ?? QueueFailure.internalBug.rawValue
-        pid = -1
+        let code: Int32
+        if let verdict = readVerdict() {
+            // Committed or refused: the child's exit (unmapping a whole process) need not delay the reply.
+            code = verdict
+        } else {
+            code = (try? ChildProcess.wait(pid)) ?? QueueFailure.internalBug.rawValue
+            pid = -1
+        }
         // Exit 0 after we failed to hand over the whole message would be a queued fragment: never claim it.
         if code == 0, let failure { return failure }
+        return code
+    }
+
+    /// The forked child's verdict byte; nil when there is no such child, or it ended without one (killed).
+    private func readVerdict() -> Int32? {
+        guard verdictEnd >= 0 else { return nil }
+        defer {
+            close(verdictEnd)
+            verdictEnd = -1
+        }
+        var byte: UInt8 = 0
+        let count = try? retryingInterrupts { read(verdictEnd, &byte, 1) }
+        return count == 1 ? Int32(byte) : nil
+    }
+
+    /// The forked child's whole life: quail-queue's code, its exit code told on descriptor 3 before it exits.
+    private static func runForked(_ layout: QueueLayout) -> Int32 {
+        let code = QueueProgram.run(layout: layout)
+        var verdict = UInt8(truncatingIfNeeded: code)
+        _ = Glibc.write(3, &verdict, 1)
         return code
     }
 }

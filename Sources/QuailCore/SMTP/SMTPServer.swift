@@ -101,6 +101,7 @@ public final class SMTPServer {
                 log.message(reply, queueProcess: queueProcess, helo: session.hello?.name, sender: sender, recipients: recipients,
                             bytes: decoder.messageBytes)
                 send(reply, flush: !input.hasCompleteLine)
+                submission.reap()
                 return true
             case .bareLineEnding:
                 return abandon(submission, reply: .bareLineEnding, "bare LF or CR in DATA", session)

@@ -32,4 +32,22 @@ import Testing
         let home = try makeScratchDirectory()
         #expect(QueueClient(home: QuailHome(path: home)).program?.hasSuffix("quail-queue") == true)
     }
+
+    /// The forked child tells its exit code before it exits; one killed before that is a failure, never a 0.
+    @Test func theForkedChildsVerdictAndItsDeath() throws {
+        let home = QuailHome(path: try makeScratchDirectory())
+        try home.queue.create()
+        let client = QueueClient(home: home)
+        #expect(client.program == nil)
+        let envelope = Envelope(sender: "a@example.test", recipients: ["b@example.test"])
+        #expect(client.submit(message: Array("Subject: kept\n\nbody\n".utf8), envelope: envelope) == 0)
+        #expect(try FileIO.listDirectory(home.queue.todo).count == 1)
+
+        let doomed = client.begin()
+        doomed.write(Array("Subject: lost\n\nbody\n".utf8))
+        #expect(kill(doomed.pid, SIGKILL) == 0)
+        #expect(doomed.commit(envelope) == 128 + SIGKILL)
+        doomed.reap()
+        #expect(try FileIO.listDirectory(home.queue.todo).count == 1)
+    }
 }
