@@ -15,7 +15,6 @@ ceiling. Loopback only; every wait is bounded; everything started is stopped.
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -358,8 +357,8 @@ def idle_session_memory(peer, settle=1.0):
 
 def peer_runner(args, work, remarks, label):
     """A run(kind, job) that calls job(peer) on a fresh quail or Postfix instance under `work`, each with its
-    own dead-or-alive primary port on RELAY_HOST, always stopped and removed afterwards; trouble stopping
-    goes to `remarks`."""
+    own dead-or-alive primary port on RELAY_HOST, always stopped afterwards; trouble stopping goes to
+    `remarks`."""
     counter = iter(range(1000))
 
     def run(kind, job, control=None):
@@ -374,8 +373,7 @@ def peer_runner(args, work, remarks, label):
             trouble = peer.stop()
             if trouble:
                 remarks.append(f"{peer.name} on port {peer.port}: {trouble}")
-            if not args.keep:
-                shutil.rmtree(base, ignore_errors=True)
+            # The files stay until the whole run ends (scripts/bench.py says why).
 
     return run
 
