@@ -16,7 +16,7 @@ session in each. Then the relay part (scripts/bench_relay.py): both relaying to
 smtp-sink as the primary, the rate with the primary up and the drain of a backlog
 after the primary returns. Then the large-queue part (scripts/bench_large.py): one million queued
 messages, quail-send's start-up to first delivery, its peak memory, and injection beside that queue.
-`--only queue|smtp|relay|large` runs one part. Loopback only,
+`--only smtp,relay` runs just those parts (queue, smtp, relay, large). Loopback only,
 bounded loops and timeouts; writes nothing outside its temporary directory.
 """
 
@@ -239,6 +239,21 @@ def local_delivery_case(args, work, files, results, label):
 # --- report -------------------------------------------------------------------------
 
 
+PARTS = ["queue", "smtp", "relay", "large"]
+
+
+def parts_list(text):
+    """`--only`'s value: `all`, or parts joined by commas (`smtp,relay`), in the order they run."""
+    if text == "all":
+        return PARTS
+    chosen = set(text.split(","))
+    unknown = chosen - set(PARTS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown part {', '.join(sorted(unknown)) or text!r}; "
+                                         f"choose from all, {', '.join(PARTS)}")
+    return [part for part in PARTS if part in chosen]
+
+
 def machine():
     model = "unknown CPU"
     try:
@@ -279,9 +294,10 @@ def main():
     parser.add_argument("--stall", type=float, default=30, help="give up when no delivery for this long (default 30)")
     parser.add_argument("--dir", default=None, help="where to make the temporary home (default $TMPDIR or /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--only", choices=["all", "queue", "smtp", "relay", "large"], default="all",
-                        help="queue: injection and local delivery; smtp: quail-smtpd against Postfix; "
-                             "relay: relay rate and drain against Postfix; large: a million queued messages (default all)")
+    parser.add_argument("--only", type=parts_list, default="all",
+                        help="parts, comma-separated: queue: injection and local delivery; smtp: quail-smtpd against "
+                             "Postfix; relay: relay rate and drain against Postfix; large: a million queued messages "
+                             "(default all)")
     parser.add_argument("--smtp-messages", type=int, default=5000, help="messages per SMTP case (default 5000)")
     parser.add_argument("--smtp-sessions", default="1,20,100",
                         help="smtp-source -s values, comma-separated (default 1,20,100)")
@@ -305,7 +321,7 @@ def main():
     needed = {"queue": ["quail-queue", "quail-inject", "quail-send"], "smtp": ["quail-send", "quail-qstat"],
               "relay": ["quail-send", "quail-smtpd", "quail-remote", "quail-qstat"],
               "large": ["quail-send", "quail-queue", "quail-remote"]}
-    for program in sum(needed.values(), []) if args.only == "all" else needed[args.only]:
+    for program in sum((needed[part] for part in args.only), []):
         if not os.access(os.path.join(args.bin, program), os.X_OK):
             sys.exit(f"scripts/bench: {args.bin}/{program} is missing; build first (swift build -c release)")
     # SIGTERM and SIGHUP unwind like Ctrl-C, so the finally clauses stop what was started
@@ -318,17 +334,17 @@ def main():
     print(f"quail bench, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"machine: {model}, nproc {cpus}, Linux {platform.release()}, load average {load_average()}")
     print(f"disk: {filesystem(work)}, temporary home under {work}")
-    if args.only in ("all", "queue"):
+    if "queue" in args.only:
         print(f"N = {args.n} messages of {MESSAGE_SIZE} bytes per case, {args.parallel} parallel injectors")
-    if args.only in ("all", "smtp"):
+    if "smtp" in args.only:
         print(f"SMTP: {args.smtp_messages} messages of smtp-source -l {args.smtp_size} per case, "
               f"sessions {','.join(map(str, args.smtp_sessions))}, {args.smtp_repeat} run(s) each; command: "
               + " ".join(bench_smtp.smtp_source_argv("S", args.smtp_messages, args.smtp_size, "PORT")))
-    if args.only in ("all", "relay"):
+    if "relay" in args.only:
         print(f"relay: {args.relay_messages} messages of smtp-source -l {args.smtp_size}, -s {bench_relay.SESSIONS}, "
               f"to smtp-sink on {bench_smtp.RELAY_HOST}; drain: primary down {args.outage:.0f} s after queueing, "
               f"limit {args.drain_limit:.0f} s")
-    if args.only in ("all", "large"):
+    if "large" in args.only:
         print(f"large: {args.large_messages} queued messages, {args.large_startups} quail-send start-ups, injection "
               f"{args.large_inject} x {args.large_inject_repeat}; Postfix at {args.postfix_messages} queued")
     sys.stdout.flush()
@@ -338,13 +354,13 @@ def main():
     large_lines, large_failed = [], False
     step = lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)
     try:
-        if args.only in ("all", "queue"):
+        if "queue" in args.only:
             queue_part(args, work, results, step)
-        if args.only in ("all", "smtp"):
+        if "smtp" in args.only:
             smtp_rows, remarks, smtp_failed = bench_smtp.smtp_part(args, work, step)
-        if args.only in ("all", "relay"):
+        if "relay" in args.only:
             relay_rows, relay_remarks, relay_failed = bench_relay.relay_part(args, work, step)
-        if args.only in ("all", "large"):
+        if "large" in args.only:
             large_lines, large_failed = bench_large.large_part(args, work, step)
     finally:
         # Every case's files stay until here. ext4 without a journal passes over an inode freed in the last
