@@ -15,6 +15,9 @@ public struct QueueWriter: Sendable {
     /// Reads the message on `messageFD` to its end, then the envelope on `envelopeFD`, and commits both.
     /// `received` (a whole header line, LF-ended) is put on top of the message.
     public func inject(messageFD: Int32, envelopeFD: Int32, received: String) throws(QueueFailure) -> QueueID {
+        // The file first: its creation (an inode to find, the tmp/ directory locked meanwhile) then overlaps the
+        // message's arrival instead of delaying the reply after its end.
+        let file = try TemporaryFile(layout.tmp)
         var head: [UInt8] = Array(received.utf8)
         var spill: Int32 = -1
         defer { if spill >= 0 { close(spill) } }
@@ -37,7 +40,7 @@ public struct QueueWriter: Sendable {
         let envelopeBytes: [UInt8]
         do { envelopeBytes = try FileIO.readAll(envelopeFD, sizeHint: 256) } catch { throw .readFailed }
         let envelope = try Envelope.parse(envelopeBytes)
-        return try commit(envelope: envelope, head: head, spill: spill)
+        return try commit(file, envelope: envelope, head: head, spill: spill)
     }
 
     /// Commits a message built in memory (bounces, forwards). The message gets no extra Received line.
@@ -46,7 +49,7 @@ public struct QueueWriter: Sendable {
             throw .addressTooLong
         }
         guard !envelope.recipients.isEmpty else { throw .envelopeFormat }
-        return try commit(envelope: envelope, head: message, spill: -1)
+        return try commit(TemporaryFile(layout.tmp), envelope: envelope, head: message, spill: -1)
     }
 
     // Glibc's module does not export O_TMPFILE (__O_TMPFILE | O_DIRECTORY on Linux).
@@ -56,51 +59,24 @@ public struct QueueWriter: Sendable {
         do { return try FileIO.open(layout.tmp, O_RDWR | openTemporaryFile, mode: 0o600) } catch { throw .tmpTrouble }
     }
 
-    /// Writes envelope + message under `tmp/`, fsyncs it, renames it into `todo/` and fsyncs `todo/`.
-    private func commit(envelope: Envelope, head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
-        let (fd, path) = try createTemporary()
-        var committed = false
-        defer {
-            close(fd)
-            if !committed { unlink(path) }
-        }
+    /// Writes envelope + message into `file` under `tmp/`, fsyncs it, renames it into `todo/` and fsyncs `todo/`.
+    private func commit(_ file: TemporaryFile, envelope: Envelope, head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .tmpTrouble }
+        guard fstat(file.fd, &info) == 0 else { throw .tmpTrouble }
         let id = QueueID(info.st_ino)
         do {
-            try FileIO.writeAll(fd, envelope.encoded + head)
-            if spill >= 0 { try copyRest(of: spill, to: fd) }
-            try FileIO.sync(fd)
+            try FileIO.writeAll(file.fd, envelope.encoded + head)
+            if spill >= 0 { try copyRest(of: spill, to: file.fd) }
+            try FileIO.sync(file.fd)
         } catch {
             throw .writeFailed
         }
-        do { try FileIO.rename(path, layout.todoPath(id)) } catch { throw .todoTrouble }
-        committed = true
+        do { try FileIO.rename(file.path, layout.todoPath(id)) } catch { throw .todoTrouble }
+        file.committed = true
         // The rename is only durable once its directory is: until then no 0 exit, no 250.
         do { try FileIO.syncDirectory(layout.todo) } catch { throw .todoTrouble }
         QueueTrigger.pull(layout)
         return id
-    }
-
-    private func createTemporary() throws(QueueFailure) -> (Int32, String) {
-        let base = "\(layout.tmp)/\(getpid()).\(MailDate.now())"
-        for attempt in 0..<10 {
-            let path = "\(base).\(attempt)"
-            let fd: Int32
-            do { fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) } catch {
-                if error == .fileExists { continue }
-                if error == .noSuchFileOrDirectory { throw .queueDirectoryTrouble }
-                throw .tmpTrouble
-            }
-            // DESIGN.md: queue files are 0600, whatever umask the injecting user left (quail-queue is setuid).
-            guard fchmod(fd, 0o600) == 0 else {
-                close(fd)
-                unlink(path)
-                throw .tmpTrouble
-            }
-            return (fd, path)
-        }
-        throw .tmpTrouble
     }
 
     private func copyRest(of spill: Int32, to fd: Int32) throws(Errno) {
@@ -116,5 +92,40 @@ public struct QueueWriter: Sendable {
     /// The `Received:` line quail-queue puts on top, in qmail-queue's words.
     public static func receivedLine(now: Int = MailDate.now()) -> String {
         "Received: (quail \(getpid()) invoked by uid \(getuid())); \(MailDate.format(now))\n"
+    }
+}
+
+/// An injection's file under `tmp/`, named `PID.TIME.N`: closed when done with, and removed unless committed.
+private final class TemporaryFile {
+    let fd: Int32
+    let path: String
+    var committed = false
+
+    init(_ directory: String) throws(QueueFailure) {
+        let base = "\(directory)/\(getpid()).\(MailDate.now())"
+        for attempt in 0..<10 {
+            let path = "\(base).\(attempt)"
+            let fd: Int32
+            do { fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) } catch {
+                if error == .fileExists { continue }
+                if error == .noSuchFileOrDirectory { throw .queueDirectoryTrouble }
+                throw .tmpTrouble
+            }
+            // DESIGN.md: queue files are 0600, whatever umask the injecting user left (quail-queue is setuid).
+            guard fchmod(fd, 0o600) == 0 else {
+                close(fd)
+                unlink(path)
+                throw .tmpTrouble
+            }
+            self.fd = fd
+            self.path = path
+            return
+        }
+        throw .tmpTrouble
+    }
+
+    deinit {
+        close(fd)
+        if !committed { unlink(path) }
     }
 }

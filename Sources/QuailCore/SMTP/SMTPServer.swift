@@ -98,9 +98,9 @@ public final class SMTPServer {
                 input.consume(consumed)
                 submission.write(decoder.takeOutput())
                 let reply = finishData(decoder, submission, Envelope(sender: sender, recipients: recipients), config)
+                send(reply, flush: !input.hasCompleteLine)
                 log.message(reply, queueProcess: queueProcess, helo: session.hello?.name, sender: sender, recipients: recipients,
                             bytes: decoder.messageBytes)
-                send(reply, flush: !input.hasCompleteLine)
                 submission.reap()
                 return true
             case .bareLineEnding:
