@@ -8,8 +8,6 @@ public final class SMTPServer {
     private let context: ConnectionContext
     private let home: QuailHome
     private var pending: [UInt8] = []
-    /// The queue child started for this transaction's DATA (`prepareQueue`).
-    private var readyQueue: QueueSubmission?
     private var log: SMTPLog
 
     /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
@@ -40,7 +38,6 @@ public final class SMTPServer {
         var limit = timeval(tv_sec: config.timeoutSMTPD, tv_usec: 0)
         setsockopt(output, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var session = SMTPSession(config: config, relayClient: context.relayClient)
-        defer { readyQueue?.abort() }
         send(.greeting(config.smtpGreeting), flush: true)
         while true {
             let deadline = MailDate.now() + config.timeoutSMTPD
@@ -73,9 +70,7 @@ public final class SMTPServer {
             }
             switch action {
             case .reply(let reply):
-                let flush = !input.hasCompleteLine
-                send(reply, flush: flush)
-                prepareQueue(for: session, clientWaits: flush)
+                send(reply, flush: !input.hasCompleteLine)
             case .close(let reply):
                 send(reply, flush: true)
                 log.end("\(reply.code)", session)
@@ -88,26 +83,10 @@ public final class SMTPServer {
         }
     }
 
-    /// Starts the queue child for the coming DATA once a recipient is accepted and the client has its reply, so
-    /// that the child's fork and start overlap the client's next round trip instead of following the 354. A
-    /// transaction that ends without DATA (RSET, a new MAIL, QUIT, a drop) aborts it: nothing is queued.
-    /// Only quail-queue's own forked code starts early; a `$QUAILQUEUE` filter is run at DATA, as qmail does.
-    private func prepareQueue(for session: SMTPSession, clientWaits: Bool) {
-        if case .recipients = session.state {
-            guard readyQueue == nil, clientWaits else { return }
-            let client = QueueClient(home: home)
-            if client.program == nil { readyQueue = client.begin() }
-        } else if let ready = readyQueue {
-            ready.abort()
-            readyQueue = nil
-        }
-    }
-
     /// Reads the message after 354 and queues it; false when the connection must close.
     private func receiveData(from sender: String, to recipients: [String], session: SMTPSession, config: Configuration) -> Bool {
         send(.startData, flush: true)
-        let submission = readyQueue ?? QueueClient(home: home).begin()
-        readyQueue = nil
+        let submission = QueueClient(home: home).begin()
         let queueProcess = submission.pid
         submission.write(Array(receivedLine(session: session, config: config).utf8))
         var decoder = DataDecoder(byteLimit: config.databytes)
