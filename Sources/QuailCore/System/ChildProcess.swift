@@ -64,8 +64,7 @@ public enum ChildProcess {
         var nothing = sigset_t()
         sigemptyset(&nothing)
         sigprocmask(SIG_SETMASK, &nothing, nil)
-        // One system call: listing /proc/self/fd cost a child of a busy quail-send more than its fork did.
-        closefrom(descriptor3 == nil ? 3 : 4)
+        closeDescriptors(from: descriptor3 == nil ? 3 : 4)
         let comm = open("/proc/self/comm", O_WRONLY | O_CLOEXEC)
         if comm >= 0 {
             _ = try? FileIO.writeAll(comm, Array(name.utf8.prefix(15)))
@@ -82,17 +81,12 @@ public enum ChildProcess {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
-    /// Closes every descriptor from `lowest` up but those in `kept`: those `/proc/self/fd` lists (a loop up to the descriptor limit
-    /// could be a million calls; Glibc's module offers closefrom, but neither close_range nor syscall).
+    /// Closes every descriptor from `lowest` up but those in `kept`: one by one below the highest kept, then the
+    /// rest with one `closefrom` (listing /proc/self/fd cost a child of a busy quail-send more than its fork did).
     static func closeDescriptors(from lowest: Int32, except kept: [Int32] = []) {
-        guard let directory = opendir("/proc/self/fd") else { return }
-        var open: [Int32] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let fd = Int32(name), fd >= lowest, fd != dirfd(directory), !kept.contains(fd) { open.append(fd) }
-        }
-        closedir(directory)
-        for fd in open { close(fd) }
+        let highestKept = kept.filter { $0 >= lowest }.max() ?? lowest - 1
+        for fd in lowest..<max(lowest, highestKept) where !kept.contains(fd) { close(fd) }
+        closefrom(highestKept + 1)
     }
 
     /// Waits for `pid` and returns its exit status, or 128 + the signal that killed it.
