@@ -170,11 +170,8 @@ extension Scheduler {
             // handing it to a child as descriptor 3 never clobbers, nor is clobbered by, its stdin or stdout.
             let kept = fd < 3 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : fd
             if kept != fd { close(fd) }
-            if delivery.returnedSession >= 0 || kept < 0 {
-                if kept >= 0 { close(kept) }
-            } else {
-                delivery.returnedSession = kept
-            }
+            // A failed dup leaves -1, which is "none" here too.
+            if delivery.returnedSession < 0 { delivery.returnedSession = kept } else if kept >= 0 { close(kept) }
         }
         return count
     }
