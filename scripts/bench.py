@@ -248,9 +248,8 @@ def parts_list(text):
         return PARTS
     chosen = set(text.split(","))
     unknown = chosen - set(PARTS)
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"unknown part {', '.join(sorted(unknown)) or text!r}; "
-                                         f"choose from all, {', '.join(PARTS)}")
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown part {', '.join(sorted(unknown))!r}; choose from all, {', '.join(PARTS)}")
     return [part for part in PARTS if part in chosen]
 
 
