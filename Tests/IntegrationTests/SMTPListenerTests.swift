@@ -173,6 +173,45 @@ import Testing
         #expect(server.sessionProcesses().count == 1 && server.busySessionProcesses().isEmpty, "one idle process is left")
     }
 
+    /// Between sessions a session process forks the queue process for its next message, so that the end of
+    /// DATA waits for no fork. That process dates its `Received:` line when the message arrives, not when it
+    /// was forked, and one killed while it waited costs the next message nothing.
+    @Test func theNextMessagesQueueProcessWaitsAheadAndDatesTheArrival() throws {
+        let home = try TestHome.backup()
+        let server = try SMTPDaemon(home)
+        func deliver(_ number: Int) throws -> SMTPClientReply {
+            let client = try server.connect()
+            try client.hello()
+            try client.beginData(from: "s\(number)@client.test")
+            client.send("Subject: ahead \(number)\r\n\r\nbody \(number)\r\n.\r\n")
+            let reply = try client.reply()
+            try client.command("QUIT", 221, "2.0.0")
+            _ = client.waitForClose(5)
+            return reply
+        }
+        func waitingQueueProcesses() -> [pid_t] {
+            server.sessionProcesses().flatMap { childProcesses(of: $0) }.filter { processName($0) == "quail-queue" }
+        }
+        #expect(try deliver(1).code == 250)
+        var waiting: [pid_t] = []
+        #expect(waitUntil(10) { waiting = waitingQueueProcesses(); return waiting.count == 1 }, "\(waiting)")
+        // Let the clock move on, so a date taken at the fork would differ from the arrival's.
+        let forked = MailDate.now()
+        #expect(waitUntil(5) { MailDate.now() >= forked + 2 })
+        let arrival = MailDate.now()
+        let second = try deliver(2)
+        #expect(second.code == 250)
+        #expect(second.lines.last?.hasSuffix("qp \(try #require(waiting.first))") == true, "\(second)")
+        let stamp = try #require(home.queuedMessages().first { $0.sender == "s2@client.test" }).queueReceived
+        let date = String(stamp.split(separator: ";", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces)
+        #expect((arrival...arrival + 2).map(MailDate.format).contains(date), "\(stamp), arrival \(MailDate.format(arrival))")
+
+        #expect(waitUntil(10) { waiting = waitingQueueProcesses(); return waiting.count == 1 }, "\(waiting)")
+        kill(try #require(waiting.first), SIGKILL)
+        #expect(try deliver(3).code == 250)
+        #expect(home.todoCount() == 3)
+    }
+
     @Test func listensOnIPv6() throws {
         let home = try TestHome.backup()
         let server = try SMTPDaemon(home, address: "::1")

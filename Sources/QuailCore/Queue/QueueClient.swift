@@ -33,6 +33,11 @@ public struct QueueClient: Sendable {
     /// Starts the queue program for one message, to be streamed into it.
     public func begin() -> QueueSubmission { QueueSubmission(program: program, layout: layout) }
 
+    /// A forked queue process started before any message is there for it, so that its fork and start-up are
+    /// not paid while a client waits; nil for a `$QUAILQUEUE` program, which may read the session's
+    /// environment (`TCPREMOTEIP`) and must start with it set.
+    public func beginAhead() -> QueueSubmission? { program == nil ? begin() : nil }
+
     /// Runs the queue program with `message` (LF-ended text) and `envelope`; returns its exit code,
     /// 0 meaning the message is durably queued (see `QueueFailure` for the others).
     public func submit(message: [UInt8], envelope: Envelope) -> Int32 {
@@ -118,7 +123,26 @@ public final class QueueSubmission {
         pid = -1
     }
 
-    deinit { reap() }
+    /// A submission dropped unfinished is an abort: the queue process sees the message end with no envelope.
+    deinit {
+        if messageEnd >= 0 { close(messageEnd) }
+        if envelopeEnd >= 0 { close(envelopeEnd) }
+        reap()
+    }
+
+    /// Whether the queue process is alive and has been given nothing yet. One started ahead may have been
+    /// killed while it waited; its message would get a 451 that a fresh process spares it.
+    public func isWaiting() -> Bool {
+        guard pid > 0, failure == nil, messageEnd >= 0 else { return false }
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == 0 { return true }
+        if result == pid {
+            pid = -1
+            failure = ChildProcess.exitCode(fromWaitStatus: status)
+        }
+        return false
+    }
 
     private func finish() -> Int32 {
         if envelopeEnd >= 0 { close(envelopeEnd) }
@@ -149,11 +173,12 @@ public final class QueueSubmission {
         return count == 1 ? Int32(byte) : nil
     }
 
-    /// The forked child's whole life: quail-queue's code, its exit code told on descriptor 3 before it exits.
+    /// The forked child's whole life: quail-queue's code, its exit code told on descriptor 3 as soon as it is
+    /// known, before quail-send is woken and before the child exits.
     private static func runForked(_ layout: QueueLayout) -> Int32 {
-        let code = QueueProgram.run(layout: layout)
-        var verdict = UInt8(truncatingIfNeeded: code)
-        _ = Glibc.write(3, &verdict, 1)
-        return code
+        QueueProgram.run(layout: layout) { code in
+            var verdict = UInt8(truncatingIfNeeded: code)
+            _ = Glibc.write(3, &verdict, 1)
+        }
     }
 }

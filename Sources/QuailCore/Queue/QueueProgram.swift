@@ -5,18 +5,23 @@ import Glibc
 /// owns the queue runs it in a forked child instead (`QueueClient`), which is the same process with the same
 /// interface, minus an exec and a runtime start per message.
 public enum QueueProgram {
-    public static func run(layout: QueueLayout) -> Int32 {
+    /// `tell` hears the exit code as soon as it is known, before quail-send is woken: nobody waits on that.
+    public static func run(layout: QueueLayout, tell: (Int32) -> Void = { _ in }) -> Int32 {
         // qmail-queue's guard: a stuck injector dies after a day, long before quail-send treats its debris as dead.
         signal(SIGALRM, SIG_DFL)
         alarm(UInt32(QueueTiming.injectorDeadline))
         // Installed setuid quail: the caller's umask must not decide the spool's modes (QueueWriter sets them too).
         umask(0o077)
+        let code: Int32
         do throws(QueueFailure) {
             _ = try QueueWriter(layout: layout).inject(messageFD: STDIN_FILENO, envelopeFD: STDOUT_FILENO,
-                                                       received: QueueWriter.receivedLine())
-            return 0
+                                                       received: { QueueWriter.receivedLine() })
+            code = 0
         } catch {
-            return error.rawValue  // qmail-queue(8) codes: every caller of qmail-queue already reads them
+            code = error.rawValue  // qmail-queue(8) codes: every caller of qmail-queue already reads them
         }
+        tell(code)
+        if code == 0 { QueueTrigger.pull(layout) }
+        return code
     }
 }

@@ -9,16 +9,20 @@ public struct QueueWriter: Sendable {
     public let layout: QueueLayout
     /// Messages up to this size never touch the disk twice.
     public var memoryLimit = 1 << 20
+    /// Gives the file a name in `tmp/` from the start, as where `O_TMPFILE` is missing (and in its tests).
+    public var namedInTmp = false
 
     public init(layout: QueueLayout) { self.layout = layout }
 
     /// Reads the message on `messageFD` to its end, then the envelope on `envelopeFD`, and commits both.
-    /// `received` (a whole header line, LF-ended) is put on top of the message.
-    public func inject(messageFD: Int32, envelopeFD: Int32, received: String) throws(QueueFailure) -> QueueID {
+    /// `received` gives a whole header line, LF-ended, to put on top of the message; it is asked once the
+    /// message has arrived, so its date is the arrival's even for a process started well ahead of it.
+    /// The caller wakes quail-send (`QueueTrigger.pull`), after telling its own client.
+    public func inject(messageFD: Int32, envelopeFD: Int32, received: () -> String) throws(QueueFailure) -> QueueID {
         // The file first: its creation (an inode to find, the tmp/ directory locked meanwhile) then overlaps the
         // message's arrival instead of delaying the reply after its end.
-        let file = try TemporaryFile(layout.tmp)
-        var head: [UInt8] = Array(received.utf8)
+        let file = try TemporaryFile(layout.tmp, named: namedInTmp)
+        var head: [UInt8] = []
         var spill: Int32 = -1
         defer { if spill >= 0 { close(spill) } }
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
@@ -40,42 +44,41 @@ public struct QueueWriter: Sendable {
         let envelopeBytes: [UInt8]
         do { envelopeBytes = try FileIO.readAll(envelopeFD, sizeHint: 256) } catch { throw .readFailed }
         let envelope = try Envelope.parse(envelopeBytes)
-        return try commit(file, envelope: envelope, head: head, spill: spill)
+        return try commit(file, envelope: envelope, top: Array(received().utf8), head: head, spill: spill)
     }
 
-    /// Commits a message built in memory (bounces, forwards). The message gets no extra Received line.
+    /// Commits a message built in memory (bounces, forwards) and wakes quail-send. The message gets no extra
+    /// Received line.
     public func inject(message: [UInt8], envelope: Envelope) throws(QueueFailure) -> QueueID {
         for address in [envelope.sender] + envelope.recipients where address.utf8.count > Envelope.maximumAddressLength {
             throw .addressTooLong
         }
         guard !envelope.recipients.isEmpty else { throw .envelopeFormat }
-        return try commit(TemporaryFile(layout.tmp), envelope: envelope, head: message, spill: -1)
+        let id = try commit(TemporaryFile(layout.tmp, named: namedInTmp), envelope: envelope, top: [], head: message, spill: -1)
+        QueueTrigger.pull(layout)
+        return id
     }
-
-    // Glibc's module does not export O_TMPFILE (__O_TMPFILE | O_DIRECTORY on Linux).
-    private var openTemporaryFile: Int32 { 0o20000000 | O_DIRECTORY }
 
     private func openSpill() throws(QueueFailure) -> Int32 {
-        do { return try FileIO.open(layout.tmp, O_RDWR | openTemporaryFile, mode: 0o600) } catch { throw .tmpTrouble }
+        do { return try FileIO.open(layout.tmp, O_RDWR | FileIO.unnamedFile, mode: 0o600) } catch { throw .tmpTrouble }
     }
 
-    /// Writes envelope + message into `file` under `tmp/`, fsyncs it, renames it into `todo/` and fsyncs `todo/`.
-    private func commit(_ file: TemporaryFile, envelope: Envelope, head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
+    /// Writes envelope + `top` + message into `file` under `tmp/`, fsyncs it, names it in `todo/` (a link for an
+    /// unnamed file, else a rename) and fsyncs `todo/`. The message is `head`, then what was spilled.
+    private func commit(_ file: TemporaryFile, envelope: Envelope, top: [UInt8], head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
         var info = stat()
         guard fstat(file.fd, &info) == 0 else { throw .tmpTrouble }
         let id = QueueID(info.st_ino)
         do {
-            try FileIO.writeAll(file.fd, envelope.encoded + head)
+            try FileIO.writeAll(file.fd, envelope.encoded + top + head)
             if spill >= 0 { try copyRest(of: spill, to: file.fd) }
             try FileIO.sync(file.fd)
         } catch {
             throw .writeFailed
         }
-        do { try FileIO.rename(file.path, layout.todoPath(id)) } catch { throw .todoTrouble }
-        file.committed = true
-        // The rename is only durable once its directory is: until then no 0 exit, no 250.
+        do { try file.name(layout.todoPath(id)) } catch { throw .todoTrouble }
+        // The new name is only durable once its directory is: until then no 0 exit, no 250.
         do { try FileIO.syncDirectory(layout.todo) } catch { throw .todoTrouble }
-        QueueTrigger.pull(layout)
         return id
     }
 
@@ -95,13 +98,29 @@ public struct QueueWriter: Sendable {
     }
 }
 
-/// An injection's file under `tmp/`, named `PID.TIME.N`: closed when done with, and removed unless committed.
+/// An injection's file in `tmp/`: closed when done with, and gone unless committed.
+///
+/// It is unnamed (`O_TMPFILE`) where the filesystem allows, and gets its one name by a link into `todo/` at the
+/// commit. Its first fsync then writes the file alone: a named file's also writes `tmp/`, which its creation
+/// changed (ext4's fsync of a new inode syncs its parent), and the rename changes `tmp/` once more. An unnamed
+/// file leaves no debris when its writer dies. Elsewhere it is `tmp/PID.TIME.N`, renamed into `todo/`.
 private final class TemporaryFile {
     let fd: Int32
-    let path: String
-    var committed = false
+    /// Its name under `tmp/`; nil while it has none.
+    private let path: String?
+    private var committed = false
 
-    init(_ directory: String) throws(QueueFailure) {
+    init(_ directory: String, named: Bool) throws(QueueFailure) {
+        if !named, TemporaryFile.linkable, let fd = try? FileIO.open(directory, O_WRONLY | FileIO.unnamedFile, mode: 0o600) {
+            // DESIGN.md: queue files are 0600, whatever umask the injecting user left (quail-queue is setuid).
+            guard fchmod(fd, 0o600) == 0 else {
+                close(fd)
+                throw .tmpTrouble
+            }
+            self.fd = fd
+            path = nil
+            return
+        }
         let base = "\(directory)/\(getpid()).\(MailDate.now())"
         for attempt in 0..<10 {
             let path = "\(base).\(attempt)"
@@ -111,7 +130,6 @@ private final class TemporaryFile {
                 if error == .noSuchFileOrDirectory { throw .queueDirectoryTrouble }
                 throw .tmpTrouble
             }
-            // DESIGN.md: queue files are 0600, whatever umask the injecting user left (quail-queue is setuid).
             guard fchmod(fd, 0o600) == 0 else {
                 close(fd)
                 unlink(path)
@@ -124,8 +142,22 @@ private final class TemporaryFile {
         throw .tmpTrouble
     }
 
+    /// Gives the file its name in `todo/`: the commit.
+    func name(_ target: String) throws(Errno) {
+        if let path {
+            try FileIO.rename(path, target)
+        } else {
+            // A link by descriptor needs CAP_DAC_READ_SEARCH with AT_EMPTY_PATH; through /proc it needs nothing.
+            try retryingInterrupts { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, target, AT_SYMLINK_FOLLOW) }
+        }
+        committed = true
+    }
+
+    /// Whether an unnamed file can be given a name: through `/proc`, which a chroot may lack.
+    private static let linkable = access("/proc/self/fd", X_OK) == 0
+
     deinit {
         close(fd)
-        if !committed { unlink(path) }
+        if !committed, let path { unlink(path) }
     }
 }

@@ -9,6 +9,8 @@ public final class SMTPServer {
     private let home: QuailHome
     private var pending: [UInt8] = []
     private var log: SMTPLog
+    /// A queue process forked before this session began, waiting for its first message; nil once taken.
+    public private(set) var spare: QueueSubmission?
 
     /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
     public static let commandLineLimit = 512
@@ -16,8 +18,10 @@ public final class SMTPServer {
     /// on by 1/rate seconds, so a client dripping a byte at a time still meets `timeoutsmtpd`.
     public static let minimumDataRate = 1024
 
-    public init(home: QuailHome, context: ConnectionContext, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) {
+    public init(home: QuailHome, context: ConnectionContext, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO,
+                spare: QueueSubmission? = nil) {
         self.input = SMTPInput(fd: input)
+        self.spare = spare
         self.output = output
         self.context = context
         self.home = home
@@ -86,7 +90,7 @@ public final class SMTPServer {
     /// Reads the message after 354 and queues it; false when the connection must close.
     private func receiveData(from sender: String, to recipients: [String], session: SMTPSession, config: Configuration) -> Bool {
         send(.startData, flush: true)
-        let submission = QueueClient(home: home).begin()
+        let submission = takeSpare() ?? QueueClient(home: home).begin()
         let queueProcess = submission.pid
         submission.write(Array(receivedLine(session: session, config: config).utf8))
         var decoder = DataDecoder(byteLimit: config.databytes)
@@ -118,6 +122,12 @@ public final class SMTPServer {
             default: continue
             }
         }
+    }
+
+    /// The queue process forked ahead of time, if it is still there to take a message.
+    private func takeSpare() -> QueueSubmission? {
+        defer { spare = nil }
+        return spare?.isWaiting() == true ? spare : nil
     }
 
     /// Ends a session in the middle of DATA: the queue program gets no envelope, so nothing is queued.

@@ -50,4 +50,25 @@ import Testing
         doomed.reap()
         #expect(try FileIO.listDirectory(home.queue.todo).count == 1)
     }
+
+    /// A queue process forked ahead waits for its message; one that died meanwhile says so, and a `$QUAILQUEUE`
+    /// program, which may read the session's environment, is never started ahead.
+    @Test func aQueueProcessForkedAheadWaitsUntilItDies() throws {
+        let home = QuailHome(path: try makeScratchDirectory())
+        try home.queue.create()
+        #expect(QueueClient(program: "/bin/true", home: home).beginAhead() == nil)
+        let ahead = try #require(QueueClient(home: home).beginAhead())
+        #expect(ahead.isWaiting())
+        #expect(kill(ahead.pid, SIGKILL) == 0)
+        var died = false
+        for _ in 0..<500 where !died {
+            died = !ahead.isWaiting()
+            if !died { usleep(10_000) }
+        }
+        #expect(died)
+        let kept = try #require(QueueClient(home: home).beginAhead())
+        kept.write(Array("Subject: ahead\n\nbody\n".utf8))
+        #expect(kept.commit(Envelope(sender: "a@example.test", recipients: ["b@example.test"])) == 0)
+        #expect(try FileIO.listDirectory(home.queue.todo).count == 1)
+    }
 }
