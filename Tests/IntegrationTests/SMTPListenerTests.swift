@@ -175,7 +175,7 @@ import Testing
 
     /// Between sessions a session process forks the queue process for its next message, so that the end of
     /// DATA waits for no fork. That process dates its `Received:` line when the message arrives, not when it
-    /// was forked, and one killed while it waited costs the next message nothing.
+    /// was forked, one killed while it waited costs the next message nothing, and none is left a zombie.
     @Test func theNextMessagesQueueProcessWaitsAheadAndDatesTheArrival() throws {
         let home = try TestHome.backup()
         let server = try SMTPDaemon(home)
@@ -210,6 +210,16 @@ import Testing
         kill(try #require(waiting.first), SIGKILL)
         #expect(try deliver(3).code == 250)
         #expect(home.todoCount() == 3)
+        // The session answers without waiting for its queue processes to exit, but reaps them all by its end:
+        // what is left under the session process is the next message's queue process, alive.
+        var children: [pid_t] = []
+        #expect(waitUntil(10) {
+            children = server.sessionProcesses().flatMap { childProcesses(of: $0) }
+            return children.count == 1 && children.allSatisfy { pid in
+                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+                return !stat.contains(") Z ")
+            }
+        }, "\(children)")
     }
 
     @Test func listensOnIPv6() throws {

@@ -57,6 +57,10 @@ public final class QueueSubmission {
     /// The forked child's descriptor 3: its exit code as one byte, written before it exits.
     private var verdictEnd: Int32 = -1
     private var failure: Int32?
+    /// Message bytes not yet sent: a small message goes over in one write, so the queue process wakes once.
+    private var buffered: [UInt8] = []
+    /// Bytes gathered before a write to the queue process: a pipe's default capacity.
+    static let writeSize = 65536
 
     init(program: String?, layout: QueueLayout) {
         // A queue program that exits early (a refusing filter) must not kill us with SIGPIPE.
@@ -95,11 +99,19 @@ public final class QueueSubmission {
     /// Sends more of the message; after a failure it does nothing and `commit` reports it.
     public func write(_ bytes: [UInt8]) {
         guard failure == nil, messageEnd >= 0, !bytes.isEmpty else { return }
-        if (try? FileIO.writeAll(messageEnd, bytes)) == nil { failure = QueueFailure.writeFailed.rawValue }
+        buffered += bytes
+        if buffered.count >= QueueSubmission.writeSize { flush() }
+    }
+
+    private func flush() {
+        guard failure == nil, messageEnd >= 0, !buffered.isEmpty else { return }
+        if (try? FileIO.writeAll(messageEnd, buffered)) == nil { failure = QueueFailure.writeFailed.rawValue }
+        buffered.removeAll(keepingCapacity: true)
     }
 
     /// Ends the message, sends the envelope and waits: the queue program's exit code, 0 when queued.
     public func commit(_ envelope: Envelope) -> Int32 {
+        flush()
         if messageEnd >= 0 { close(messageEnd) }
         messageEnd = -1
         if failure == nil, (try? FileIO.writeAll(envelopeEnd, envelope.encoded)) == nil { failure = QueueFailure.writeFailed.rawValue }
@@ -113,14 +125,22 @@ public final class QueueSubmission {
         _ = finish()
     }
 
-    /// Waits for a queue process that already gave its verdict; the session calls it after answering, and
-    /// the submission's end does it anyway.
+    /// Waits for a queue process that already gave its verdict; the submission's end does it anyway.
     public func reap() {
         if verdictEnd >= 0 { close(verdictEnd) }
         verdictEnd = -1
         guard pid > 0 else { return }
         _ = try? ChildProcess.wait(pid)
         pid = -1
+    }
+
+    /// Reaps the queue process if it has exited; true when nothing is left to wait for.
+    public func reapIfExited() -> Bool {
+        guard pid > 0 else { return true }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) != 0 else { return false }
+        pid = -1
+        return true
     }
 
     /// A submission dropped unfinished is an abort: the queue process sees the message end with no envelope.

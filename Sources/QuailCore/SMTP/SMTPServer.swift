@@ -11,6 +11,9 @@ public final class SMTPServer {
     private var log: SMTPLog
     /// A queue process forked before this session began, waiting for its first message; nil once taken.
     public private(set) var spare: QueueSubmission?
+    /// Queue processes that gave their verdict and may still be exiting: the session does not wait for an exit
+    /// before reading the next command; whatever is left is reaped when the session ends.
+    private var exiting: [QueueSubmission] = []
 
     /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
     public static let commandLineLimit = 512
@@ -90,6 +93,7 @@ public final class SMTPServer {
     /// Reads the message after 354 and queues it; false when the connection must close.
     private func receiveData(from sender: String, to recipients: [String], session: SMTPSession, config: Configuration) -> Bool {
         send(.startData, flush: true)
+        exiting.removeAll { $0.reapIfExited() }
         let submission = takeSpare() ?? QueueClient(home: home).begin()
         let queueProcess = submission.pid
         submission.write(Array(receivedLine(session: session, config: config).utf8))
@@ -105,7 +109,7 @@ public final class SMTPServer {
                 send(reply, flush: !input.hasCompleteLine)
                 log.message(reply, queueProcess: queueProcess, helo: session.hello?.name, sender: sender, recipients: recipients,
                             bytes: decoder.messageBytes)
-                submission.reap()
+                exiting.append(submission)
                 return true
             case .bareLineEnding:
                 return abandon(submission, reply: .bareLineEnding, "bare LF or CR in DATA", session)
