@@ -34,6 +34,41 @@ import Testing
         #expect(primary.connections() == 1, "\(send.log)")
     }
 
+    /// A delivery forked from quail-send keeps none of quail-send's signal handlers (the fork resets those its
+    /// `SignalPipe` set, not all 64): SIGTERM ends it as it ends the quail-remote program, instead of running a
+    /// handler that writes into a pipe the child no longer has.
+    @Test func aForkedDeliveryHasNoneOfQuailSendsSignalHandlers() throws {
+        let port = try LoopbackDNS.unusedPort()
+        // A primary that takes the connection and never greets: the delivery waits for its 220.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(silent) }
+        let address = try #require(SocketAddress(parsing: "\(Self.primaryHost):\(port)"))
+        try #require(address.withSockaddr { bind(silent, $0, $1) } == 0 && listen(silent, 8) == 0)
+        let home = try backup(port: port)
+        #expect(try home.inject("Subject: waits\n\nbody\n", to: ["user@partner.test"]).status == 0)
+        let send = try Daemon("quail-send", home: home)
+        defer { send.stop() }
+        var delivery: pid_t?
+        #expect(waitUntil(15) {
+            delivery = childProcesses(of: send.process.processIdentifier).first { processName($0) == "quail-remote" }
+            return delivery != nil
+        }, "\(send.log)")
+        let pid = try #require(delivery)
+        // SigCgt, the caught signals, bit n - 1 for signal n. The Swift runtime's own crash handlers (SIGSEGV and
+        // the like) stay, as in any Swift program; quail-send's are HUP, ALRM, TERM and CHLD.
+        func caught(_ pid: pid_t) throws -> UInt64 {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") })
+            return try #require(UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16))
+        }
+        let quailSends = [SIGHUP, SIGALRM, SIGTERM, SIGCHLD].reduce(UInt64(0)) { $0 | 1 << UInt64($1 - 1) }
+        #expect(try caught(send.process.processIdentifier) & quailSends == quailSends)
+        #expect(try caught(pid) & quailSends == 0)
+        #expect(kill(pid, SIGTERM) == 0)
+        #expect(waitUntil(10) { !childProcesses(of: send.process.processIdentifier).contains(pid) }, "SIGTERM ends the delivery")
+        #expect(waitUntil(10) { send.log.contains("deferral") || send.log.contains("temporary") }, "\(send.log)")
+    }
+
     /// quail-remote given a session on descriptor 3 (`$QUAILCONNECTION`): a live one carries the message with
     /// no connection of its own; one the server closed, or spoke on while idle, is left for a fresh connection.
     @Test func quailRemoteUsesAHandedSessionOrConnectsAfresh() throws {

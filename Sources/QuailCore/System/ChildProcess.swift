@@ -59,8 +59,10 @@ public enum ChildProcess {
         if let descriptor3, descriptor3 != 3, dup2(descriptor3, 3) < 0 { _exit(111) }
         // Without an exec, close-on-exec does nothing: a write end of some pipe left open here could keep its
         // reader waiting for an end of file (quail-local's report to quail-send, a message's own pipe), and a
-        // parent's signal handler would write into whatever file took its pipe's number.
-        for number in 1..<Int32(65) where number != SIGKILL && number != SIGSTOP { signal(number, SIG_DFL) }
+        // parent's signal handler would write into whatever file took its pipe's number. Only the signals quail
+        // changes need resetting (a `SignalPipe`'s, and SIGPIPE, which callers ignore), not all 64: those were a
+        // third of a forked delivery's system calls.
+        for number in SignalPipe.handled + [SIGPIPE] { signal(number, SIG_DFL) }
         var nothing = sigset_t()
         sigemptyset(&nothing)
         sigprocmask(SIG_SETMASK, &nothing, nil)

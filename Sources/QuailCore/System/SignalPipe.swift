@@ -2,6 +2,8 @@ import Glibc
 
 // The write end of the self-pipe; a C signal handler cannot capture context, so it lives here.
 nonisolated(unsafe) private var signalPipeWriteEnd: Int32 = -1
+// The signals given a handler; a child forked without an exec puts these back to the default.
+nonisolated(unsafe) private var signalPipeHandled: [Int32] = []
 
 /// Turns signals into bytes on a pipe that a `poll` loop can watch (the self-pipe trick).
 public struct SignalPipe: ~Copyable {
@@ -14,6 +16,7 @@ public struct SignalPipe: ~Copyable {
         for fd in [ends.read, ends.write] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         precondition(signalPipeWriteEnd < 0, "one SignalPipe per process")
         signalPipeWriteEnd = ends.write
+        signalPipeHandled = signals
         readEnd = ends.read
         // Whoever started us may have left signals blocked (Foundation's Process does): unblock ours.
         var mask = sigset_t()
@@ -29,6 +32,9 @@ public struct SignalPipe: ~Copyable {
             }
         }
     }
+
+    /// The signals this process handles through its pipe (none without a `SignalPipe`).
+    public static var handled: [Int32] { signalPipeHandled }
 
     /// For a child forked without an exec: closes the inherited write end, which the handlers of
     /// this process wrote to and which a child that keeps running must not hold open.
