@@ -4,14 +4,13 @@ import QuailCore
 import Testing
 
 /// DESIGN.md, "The queue": quail-queue exits 0, and so quail-smtpd answers 250, only after the message file
-/// is written and fsynced, named in `todo/` (renamed there, or linked there when it was made unnamed with
-/// `O_TMPFILE`), and `todo/` fsynced. These tests run the real programs under
+/// is written and fsynced, renamed into `todo/`, and `todo/` fsynced. These tests run the real programs under
 /// `strace -f -tt -y` and check that order in the system calls themselves. With CI=true a missing strace is a
 /// failure, not a skip.
 @Suite(.enabled(if: Tracer.strace != nil || ProcessInfo.processInfo.environment["CI"] == "true",
                 "strace is not installed (scripts/test installs it)"))
 struct DurabilityOrderTests {
-    static let traced = "trace=openat,open,write,writev,sendto,sendmsg,fsync,fdatasync,rename,renameat,renameat2,linkat,exit_group"
+    static let traced = "trace=openat,open,write,writev,sendto,sendmsg,fsync,fdatasync,rename,renameat,renameat2,exit_group"
 
     /// The strace command line in front of `program`, writing its record to `output`.
     func straceArguments(_ output: String, _ program: String) throws -> (String, [String]) {
@@ -112,18 +111,6 @@ struct SyscallTraceCheckerTests {
         #"8 10:00:00.000010 write(1<socket:[1]>, "250 2.0.0 ok\r\n", 14) = 14"#,
     ]
 
-    /// The same commit with an unnamed file, linked into `todo/`.
-    static let unnamed = [
-        #"7 10:00:00.000001 openat(AT_FDCWD</>, "/q/queue/tmp", O_WRONLY|O_CLOEXEC|O_TMPFILE, 0600) = 3</q/queue/tmp/#1234>(deleted)"#,
-        #"7 10:00:00.000002 write(3</q/queue/tmp/#1234>(deleted), "Fa@b\0Tc@d\0\0", 11) = 11"#,
-        #"7 10:00:00.000003 fsync(3</q/queue/tmp/#1234>(deleted)) = 0"#,
-        #"7 10:00:00.000004 linkat(AT_FDCWD</>, "/proc/self/fd/3", AT_FDCWD</>, "/q/queue/todo/1234", AT_SYMLINK_FOLLOW) = 0"#,
-        #"7 10:00:00.000005 openat(AT_FDCWD</>, "/q/queue/todo", O_RDONLY|O_CLOEXEC|O_DIRECTORY) = 4</q/queue/todo>"#,
-        #"7 10:00:00.000006 fsync(4</q/queue/todo>) = 0"#,
-        #"7 10:00:00.000007 +++ exited with 0 +++"#,
-        #"8 10:00:00.000008 write(1<socket:[1]>, "250 2.0.0 ok\r\n", 14) = 14"#,
-    ]
-
     func problems(_ lines: [String]) throws -> [String] {
         let path = NSTemporaryDirectory() + "quail-trace-\(UUID().uuidString)"
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -150,26 +137,6 @@ struct SyscallTraceCheckerTests {
     @Test func catchesThe250BeforeTheDirectoryFsyncFinished() throws {
         var lines = Self.good
         lines.swapAt(7, 9)  // the 250 goes out while fsync(todo) is still unfinished
-        #expect(try !problems(lines).isEmpty)
-    }
-
-    @Test func passesAnUnnamedFileLinkedAfterItsFsync() throws {
-        #expect(try problems(Self.unnamed) == [])
-    }
-
-    @Test(arguments: [
-        [2],  // no fsync of the file
-        [3],  // never linked
-        [4, 5],  // no fsync of todo/
-    ])
-    func catchesAMissingStepOfAnUnnamedFile(removed: [Int]) throws {
-        let lines = Self.unnamed.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        #expect(try !problems(lines).isEmpty)
-    }
-
-    @Test func catchesTheLinkBeforeTheFileFsync() throws {
-        var lines = Self.unnamed
-        lines.swapAt(2, 3)
         #expect(try !problems(lines).isEmpty)
     }
 
@@ -283,21 +250,16 @@ struct SyscallTrace {
             .suffix(60).joined(separator: "\n")
     }
 
-    /// What is wrong with the commit before `success`: the message file in `queue/tmp/` written, then
-    /// fsynced, then named in `queue/todo/` (a rename, or a link of an unnamed file through `/proc/self/fd`),
-    /// then `todo/` fsynced, each step finished before the next starts and the last finished before `success`
-    /// starts. Empty when all holds.
+    /// What is wrong with the commit before `success`: the message file under `queue/tmp/` written, then
+    /// fsynced, then renamed into `queue/todo/`, then `todo/` fsynced, each step finished before the next
+    /// starts and the last finished before `success` starts. Empty when all holds.
     func durableCommitProblems(before success: Event) -> [String] {
-        let created = events.first { ["openat", "open"].contains($0.name) && $0.succeeded
-            && ($0.arguments.contains("O_CREAT") && $0.quoted.contains { $0.contains("/queue/tmp/") }
-                || $0.arguments.contains("O_TMPFILE") && $0.quoted.contains { $0.hasSuffix("/queue/tmp") }) }
-        // strace -y prints the descriptor's path: `3</q/queue/tmp/7.1.0>`, or `3</q/queue/tmp/#1234>(deleted)`.
-        guard let created, let open = created.result.firstIndex(of: "<"), let close = created.result.lastIndex(of: ">"),
-              let descriptor = Int(created.result.prefix { $0.isNumber }) else {
-            return ["no message file created in queue/tmp/"]
+        let created = events.first { ["openat", "open"].contains($0.name) && $0.arguments.contains("O_CREAT")
+            && $0.quoted.contains { $0.contains("/queue/tmp/") } && $0.succeeded }
+        guard let created, let tmpPath = created.quoted.first(where: { $0.contains("/queue/tmp/") }) else {
+            return ["no message file created under queue/tmp/"]
         }
-        let tmpPath = String(created.result[created.result.index(after: open)..<close])
-        // The file's own name is unique either way, whatever prefix strace resolved the directory to.
+        // strace -y prints the resolved path; the file's own name is unique either way.
         let tmpName = "/queue/tmp/" + (tmpPath.split(separator: "/").last.map(String.init) ?? "")
         let onFile = { (event: Event) in event.firstPath?.hasSuffix(tmpName) == true }
         var problems: [String] = []
@@ -308,12 +270,10 @@ struct SyscallTrace {
             return ["\(tmpName) was not fsynced after its last write (line \(lastWrite.end))"]
         }
         let rename = events.first {
-            ($0.name.hasPrefix("rename") && $0.quoted.first.map { $0.hasSuffix(tmpName) } == true
-                || $0.name == "linkat" && $0.pid == created.pid && $0.quoted.first == "/proc/self/fd/\(descriptor)")
-                && $0.result == "0"
+            $0.name.hasPrefix("rename") && $0.quoted.first.map { $0.hasSuffix(tmpName) } == true && $0.result == "0"
         }
         guard let rename, rename.quoted.count >= 2, rename.quoted[1].contains("/queue/todo/") else {
-            return ["\(tmpName) was not named in queue/todo/"]
+            return ["\(tmpName) was not renamed into queue/todo/"]
         }
         if rename.start < sync.end { problems.append("rename (line \(rename.start)) before the file's fsync finished (line \(sync.end))") }
         let directorySync = events.first {

@@ -220,6 +220,18 @@ import Testing
                 return !stat.contains(") Z ")
             }
         }, "\(children)")
+
+        // One that dies while sessions without a message come and go is replaced when the next session ends.
+        let doomed = try #require(children.first)
+        kill(doomed, SIGKILL)
+        let idle = try server.connect()
+        try idle.expect(220)
+        try idle.command("QUIT", 221, "2.0.0")
+        _ = idle.waitForClose(5)
+        #expect(waitUntil(10) {
+            children = server.sessionProcesses().flatMap { childProcesses(of: $0) }
+            return children.count == 1 && children[0] != doomed && processName(children[0]) == "quail-queue"
+        }, "\(children)")
     }
 
     @Test func listensOnIPv6() throws {

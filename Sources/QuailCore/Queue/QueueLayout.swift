@@ -3,13 +3,12 @@ import Glibc
 /// A message's number in the queue: the inode of its spool file, as in qmail, unique while the file exists.
 public typealias QueueID = UInt64
 
-/// Where everything lives under `queue/`. Every commit names a finished file (a rename, or a link of an unnamed
-/// one); nothing is edited in place.
+/// Where everything lives under `queue/`. Every commit is a rename; nothing is edited in place.
 ///
 /// | path | holds | written by |
 /// |---|---|---|
-/// | `tmp/` | injections in progress: unnamed (`O_TMPFILE`), else `PID.TIME.N`, debris when its writer is dead | quail-queue |
-/// | `todo/ID` | a committed message quail-send has not yet seen: envelope then message | quail-queue (the commit is the link, or rename, into here) |
+/// | `tmp/PID.TIME.N` | an injection in progress; debris when its writer is dead | quail-queue |
+/// | `todo/ID` | a committed message quail-send has not yet seen: envelope then message | quail-queue (the commit is the rename into here) |
 /// | `mess/H/ID` | the same file once quail-send took it in (H = ID mod 23) | quail-send (rename from todo) |
 /// | `state/H/ID` | progress per recipient, replaced by write-then-rename; absent = nothing tried yet | quail-send |
 /// | `lock/trigger` | FIFO: one byte wakes quail-send | quail-queue writes, quail-send reads |

@@ -12,6 +12,9 @@ public enum QueueProgram {
         alarm(UInt32(QueueTiming.injectorDeadline))
         // Installed setuid quail: the caller's umask must not decide the spool's modes (QueueWriter sets them too).
         umask(0o077)
+        // After the commit, a caller gone or quail-send gone between the trigger's open and its write must not
+        // turn a queued message into a death by SIGPIPE, which the caller would read as a failure (and resend).
+        signal(SIGPIPE, SIG_IGN)
         let code: Int32
         do throws(QueueFailure) {
             _ = try QueueWriter(layout: layout).inject(messageFD: STDIN_FILENO, envelopeFD: STDOUT_FILENO,

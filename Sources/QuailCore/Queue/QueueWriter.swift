@@ -9,8 +9,6 @@ public struct QueueWriter: Sendable {
     public let layout: QueueLayout
     /// Messages up to this size never touch the disk twice.
     public var memoryLimit = 1 << 20
-    /// Gives the file a name in `tmp/` from the start, as where `O_TMPFILE` is missing (and in its tests).
-    public var namedInTmp = false
 
     public init(layout: QueueLayout) { self.layout = layout }
 
@@ -21,7 +19,7 @@ public struct QueueWriter: Sendable {
     public func inject(messageFD: Int32, envelopeFD: Int32, received: () -> String) throws(QueueFailure) -> QueueID {
         // The file first: its creation (an inode to find, the tmp/ directory locked meanwhile) then overlaps the
         // message's arrival instead of delaying the reply after its end.
-        let file = try TemporaryFile(layout.tmp, named: namedInTmp)
+        let file = try TemporaryFile(layout.tmp)
         var head: [UInt8] = []
         var spill: Int32 = -1
         defer { if spill >= 0 { close(spill) } }
@@ -54,7 +52,7 @@ public struct QueueWriter: Sendable {
             throw .addressTooLong
         }
         guard !envelope.recipients.isEmpty else { throw .envelopeFormat }
-        let id = try commit(TemporaryFile(layout.tmp, named: namedInTmp), envelope: envelope, top: [], head: message, spill: -1)
+        let id = try commit(TemporaryFile(layout.tmp), envelope: envelope, top: [], head: message, spill: -1)
         QueueTrigger.pull(layout)
         return id
     }
@@ -63,8 +61,8 @@ public struct QueueWriter: Sendable {
         do { return try FileIO.open(layout.tmp, O_RDWR | FileIO.unnamedFile, mode: 0o600) } catch { throw .tmpTrouble }
     }
 
-    /// Writes envelope + `top` + message into `file` under `tmp/`, fsyncs it, names it in `todo/` (a link for an
-    /// unnamed file, else a rename) and fsyncs `todo/`. The message is `head`, then what was spilled.
+    /// Writes envelope + `top` + message into `file` under `tmp/`, fsyncs it, renames it into `todo/` and fsyncs
+    /// `todo/`. The message is `head`, then what was spilled.
     private func commit(_ file: TemporaryFile, envelope: Envelope, top: [UInt8], head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
         var info = stat()
         guard fstat(file.fd, &info) == 0 else { throw .tmpTrouble }
@@ -76,8 +74,9 @@ public struct QueueWriter: Sendable {
         } catch {
             throw .writeFailed
         }
-        do { try file.name(layout.todoPath(id)) } catch { throw .todoTrouble }
-        // The new name is only durable once its directory is: until then no 0 exit, no 250.
+        do { try FileIO.rename(file.path, layout.todoPath(id)) } catch { throw .todoTrouble }
+        file.committed = true
+        // The rename is only durable once its directory is: until then no 0 exit, no 250.
         do { try FileIO.syncDirectory(layout.todo) } catch { throw .todoTrouble }
         return id
     }
@@ -98,29 +97,18 @@ public struct QueueWriter: Sendable {
     }
 }
 
-/// An injection's file in `tmp/`: closed when done with, and gone unless committed.
+/// An injection's file under `tmp/`, named `PID.TIME.N`: closed when done with, and removed unless committed.
 ///
-/// It is unnamed (`O_TMPFILE`) where the filesystem allows, and gets its one name by a link into `todo/` at the
-/// commit. Its first fsync then writes the file alone: a named file's also writes `tmp/`, which its creation
-/// changed (ext4's fsync of a new inode syncs its parent), and the rename changes `tmp/` once more. An unnamed
-/// file leaves no debris when its writer dies. Elsewhere it is `tmp/PID.TIME.N`, renamed into `todo/`.
+/// Named from the start, not made unnamed with `O_TMPFILE` and linked into `todo/` at the commit: an unnamed
+/// file is fsynced with no link, and on a filesystem without a journal (ext2, ext4 without one) nothing then
+/// writes its new link count before the 250, so after a power cut fsck would take it for a deleted file and
+/// drop its `todo/` entry. A named file's own fsync writes it with its link.
 private final class TemporaryFile {
     let fd: Int32
-    /// Its name under `tmp/`; nil while it has none.
-    private let path: String?
-    private var committed = false
+    let path: String
+    var committed = false
 
-    init(_ directory: String, named: Bool) throws(QueueFailure) {
-        if !named, TemporaryFile.linkable, let fd = try? FileIO.open(directory, O_WRONLY | FileIO.unnamedFile, mode: 0o600) {
-            // DESIGN.md: queue files are 0600, whatever umask the injecting user left (quail-queue is setuid).
-            guard fchmod(fd, 0o600) == 0 else {
-                close(fd)
-                throw .tmpTrouble
-            }
-            self.fd = fd
-            path = nil
-            return
-        }
+    init(_ directory: String) throws(QueueFailure) {
         let base = "\(directory)/\(getpid()).\(MailDate.now())"
         for attempt in 0..<10 {
             let path = "\(base).\(attempt)"
@@ -130,6 +118,7 @@ private final class TemporaryFile {
                 if error == .noSuchFileOrDirectory { throw .queueDirectoryTrouble }
                 throw .tmpTrouble
             }
+            // DESIGN.md: queue files are 0600, whatever umask the injecting user left (quail-queue is setuid).
             guard fchmod(fd, 0o600) == 0 else {
                 close(fd)
                 unlink(path)
@@ -142,22 +131,8 @@ private final class TemporaryFile {
         throw .tmpTrouble
     }
 
-    /// Gives the file its name in `todo/`: the commit.
-    func name(_ target: String) throws(Errno) {
-        if let path {
-            try FileIO.rename(path, target)
-        } else {
-            // A link by descriptor needs CAP_DAC_READ_SEARCH with AT_EMPTY_PATH; through /proc it needs nothing.
-            try retryingInterrupts { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, target, AT_SYMLINK_FOLLOW) }
-        }
-        committed = true
-    }
-
-    /// Whether an unnamed file can be given a name: through `/proc`, which a chroot may lack.
-    private static let linkable = access("/proc/self/fd", X_OK) == 0
-
     deinit {
         close(fd)
-        if !committed, let path { unlink(path) }
+        if !committed { unlink(path) }
     }
 }

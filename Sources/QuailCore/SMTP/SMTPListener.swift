@@ -163,7 +163,7 @@ public final class SMTPListener {
             if use == SMTPListener.maximumUses { break }
             // The next session's queue process is forked now, while no client waits on this process: its fork
             // and start-up leave the path from the end of DATA to the 250 (docs/BENCHMARKS.md).
-            if spare == nil { spare = QueueClient(home: home).beginAhead() }
+            if spare?.isWaiting() != true { spare = QueueClient(home: home).beginAhead() }
             // Idle is said before the client sees its connection end, so a client that connects again at once
             // finds this process ready rather than making the listener fork another.
             var idle = SMTPListener.idleByte

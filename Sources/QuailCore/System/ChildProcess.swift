@@ -59,10 +59,10 @@ public enum ChildProcess {
         if let descriptor3, descriptor3 != 3, dup2(descriptor3, 3) < 0 { _exit(111) }
         // Without an exec, close-on-exec does nothing: a write end of some pipe left open here could keep its
         // reader waiting for an end of file (quail-local's report to quail-send, a message's own pipe), and a
-        // parent's signal handler would write into whatever file took its pipe's number. Only the signals quail
-        // changes need resetting (a `SignalPipe`'s, and SIGPIPE, which callers ignore), not all 64: those were a
-        // third of a forked delivery's system calls.
-        for number in SignalPipe.handled + [SIGPIPE] { signal(number, SIG_DFL) }
+        // parent's signal handler would write into whatever file took its pipe's number. The child starts from the
+        // defaults, as posix_spawn's does: only signals not at their default need resetting, not all 64, whose
+        // calls were a third of a forked delivery's system calls.
+        for number in ChildProcess.changedAtFirstFork + SignalPipe.handled + [SIGPIPE] { signal(number, SIG_DFL) }
         var nothing = sigset_t()
         sigemptyset(&nothing)
         sigprocmask(SIG_SETMASK, &nothing, nil)
@@ -73,6 +73,16 @@ public enum ChildProcess {
             close(comm)
         }
         _exit(body())
+    }
+
+    /// The signals not at their default disposition when this process first forked: ignored by whoever started
+    /// it (nohup, a supervisor), or caught by the Swift runtime's crash handlers. Read once per process; what
+    /// quail itself changes later (a `SignalPipe`, SIGPIPE) is reset by name.
+    private static let changedAtFirstFork: [Int32] = (1..<Int32(65)).filter { number in
+        guard number != SIGKILL, number != SIGSTOP else { return false }
+        var current = sigaction()
+        guard sigaction(number, nil, &current) == 0 else { return false }
+        return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) != 0  // SIG_DFL is 0
     }
 
     /// This process's resident memory in bytes, from /proc/self/statm; nil when unreadable.
