@@ -153,15 +153,7 @@ public final class QueueSubmission {
     /// Whether the queue process is alive and has been given nothing yet. One started ahead may have been
     /// killed while it waited; its message would get a 451 that a fresh process spares it.
     public func isWaiting() -> Bool {
-        guard pid > 0, failure == nil, messageEnd >= 0 else { return false }
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        if result == 0 { return true }
-        if result == pid {
-            pid = -1
-            failure = ChildProcess.exitCode(fromWaitStatus: status)
-        }
-        return false
+        failure == nil && messageEnd >= 0 && !reapIfExited()
     }
 
     private func finish() -> Int32 {

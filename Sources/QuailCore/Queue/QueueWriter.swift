@@ -57,8 +57,11 @@ public struct QueueWriter: Sendable {
         return id
     }
 
+    // Glibc's module does not export O_TMPFILE (__O_TMPFILE | O_DIRECTORY on Linux).
+    private var openTemporaryFile: Int32 { 0o20000000 | O_DIRECTORY }
+
     private func openSpill() throws(QueueFailure) -> Int32 {
-        do { return try FileIO.open(layout.tmp, O_RDWR | FileIO.unnamedFile, mode: 0o600) } catch { throw .tmpTrouble }
+        do { return try FileIO.open(layout.tmp, O_RDWR | openTemporaryFile, mode: 0o600) } catch { throw .tmpTrouble }
     }
 
     /// Writes envelope + `top` + message into `file` under `tmp/`, fsyncs it, renames it into `todo/` and fsyncs

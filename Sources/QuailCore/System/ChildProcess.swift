@@ -52,6 +52,8 @@ public enum ChildProcess {
     /// Only for single-threaded callers (a forked child of a threaded process may find a lock held forever).
     public static func fork(name: String, stdin: Int32, stdout: Int32, descriptor3: Int32? = nil,
                             _ body: () -> Int32) throws(Errno) -> pid_t {
+        // Read in the parent: a static first read in the child would be read anew in every child.
+        let changedSignals = ChildProcess.changedAtFirstFork + SignalPipe.handled + [SIGPIPE]
         let pid = Glibc.fork()
         if pid < 0 { throw Errno.current }
         if pid > 0 { return pid }
@@ -62,7 +64,7 @@ public enum ChildProcess {
         // parent's signal handler would write into whatever file took its pipe's number. The child starts from the
         // defaults, as posix_spawn's does: only signals not at their default need resetting, not all 64, whose
         // calls were a third of a forked delivery's system calls.
-        for number in ChildProcess.changedAtFirstFork + SignalPipe.handled + [SIGPIPE] { signal(number, SIG_DFL) }
+        for number in changedSignals { signal(number, SIG_DFL) }
         var nothing = sigset_t()
         sigemptyset(&nothing)
         sigprocmask(SIG_SETMASK, &nothing, nil)

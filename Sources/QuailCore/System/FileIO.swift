@@ -3,10 +3,6 @@ import Glibc
 /// Plain file-descriptor I/O for the mail path: whole reads and writes, durable commits.
 public enum FileIO {
     /// Opens `path`, retrying on `EINTR`. The caller closes the descriptor.
-    /// `O_TMPFILE`, which Glibc's module does not export (`__O_TMPFILE | O_DIRECTORY` on Linux): open a directory
-    /// with it to get a file without a name there.
-    public static let unnamedFile: Int32 = 0o20000000 | O_DIRECTORY
-
     public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(Errno) -> Int32 {
         try retryingInterrupts { Glibc.open(path, flags | O_CLOEXEC, mode) }
     }
