@@ -156,6 +156,11 @@ func childProcesses(of parent: pid_t) -> [pid_t] {
     }
 }
 
+/// A process that has exited and waits for its parent to reap it.
+func isZombie(_ pid: pid_t) -> Bool {
+    ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ")
+}
+
 func processName(_ pid: pid_t) -> String {
     ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
 }
