@@ -204,7 +204,9 @@ import Testing
         #expect((arrival...arrival + 2).map(MailDate.format).contains(date), "\(stamp), arrival \(MailDate.format(arrival))")
 
         #expect(waitUntil(10) { waiting = waitingQueueProcesses(); return waiting.count == 1 }, "\(waiting)")
-        kill(try #require(waiting.first), SIGKILL)
+        let killed = try #require(waiting.first)
+        kill(killed, SIGKILL)
+        #expect(waitUntil(10) { isZombie(killed) }, "the killed queue process has exited")
         #expect(try deliver(3).code == 250)
         #expect(home.todoCount() == 3)
         // The session answers without waiting for its queue processes to exit, but reaps them all by its end:
