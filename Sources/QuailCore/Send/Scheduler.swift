@@ -65,6 +65,7 @@ public final class Scheduler {
             Diagnostics.log("status: exiting")
             return 0
         }
+        if !execDeliveries { RemoteDelivery.rehearse(config: config) }
         logStatus()
         while true {
             let now = MailDate.now()
