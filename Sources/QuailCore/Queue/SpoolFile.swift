@@ -11,6 +11,8 @@ public struct SpoolFile: Sendable {
     public var written: Int
     /// The uid that ran quail-queue (the file's owner), for the log's `uid` field.
     public var owner: UInt32
+    /// The message's first bytes, as far as the read of the envelope brought them (the log reads its first line).
+    public var messageHead: ArraySlice<UInt8>
 
     /// Reads the envelope of the spool file at `path`; `nil` when the file is gone.
     public static func read(_ path: String) throws(SpoolError) -> SpoolFile? {
@@ -38,7 +40,7 @@ public struct SpoolFile: Sendable {
             do { parsed = try Envelope.parsePrefix(prefix) } catch { throw .damaged(path) }
             if let (envelope, length) = parsed {
                 return SpoolFile(envelope: envelope, messageOffset: length, messageBytes: Int(info.st_size) - length,
-                                 written: Int(info.st_mtim.tv_sec), owner: info.st_uid)
+                                 written: Int(info.st_mtim.tv_sec), owner: info.st_uid, messageHead: prefix[length...])
             }
             guard count > 0 else { throw .damaged(path) }
             want *= 4

@@ -113,7 +113,10 @@ extension Scheduler {
     /// A kept `session` goes to quail-remote as descriptor 3 with `$QUAILCONNECTION` saying what it is.
     private func startChild(_ channel: Channel, _ program: String, _ arguments: [String], stdin: Int32, stdout: Int32,
                             session: ConnectionCache.Entry?) throws(Errno) -> pid_t {
-        guard !execDeliveries, let resident = ChildProcess.residentBytes(), resident <= Scheduler.forkLimit else {
+        // Read once a second, not per delivery: the scheduler grows with its queue, not with one message.
+        let now = MailDate.now()
+        if residentSize.second != now { residentSize = (ChildProcess.residentBytes(), now) }
+        guard !execDeliveries, let resident = residentSize.bytes, resident <= Scheduler.forkLimit else {
             // Never pass on a description of our own: descriptor 3 would be whatever the child finds there.
             var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix(KeptSession.environmentName + "=") }
             if let session { environment.append("\(KeptSession.environmentName)=\(session.text)") }

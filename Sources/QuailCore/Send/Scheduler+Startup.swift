@@ -90,8 +90,12 @@ extension Scheduler {
             reportDamaged(id, error)
             return
         }
-        // The first message line, for the log's qp and uid; read before the take-in moves the file.
-        let head = (try? SpoolFile.messagePrefix(layout.todoPath(id), offset: spool.messageOffset, limit: 128)) ?? []
+        // The first message line, for the log's qp and uid: it came with the envelope's read unless the envelope
+        // filled most of that read. Read before the take-in moves the file.
+        var head = Array(spool.messageHead.prefix(Scheduler.logHeadLength))
+        if head.count < min(Scheduler.logHeadLength, spool.messageBytes) {
+            head = (try? SpoolFile.messagePrefix(layout.todoPath(id), offset: spool.messageOffset, limit: Scheduler.logHeadLength)) ?? []
+        }
         do { try store.takeIn(id) } catch {
             SendLog.alert("cannot move message \(id) out of todo/: \(error)")
             return

@@ -22,6 +22,8 @@ public final class Scheduler {
     var running: [pid_t: RunningDelivery] = [:]
     var runningCount: [Channel: Int] = [.local: 0, .remote: 0]
     var deliveryCounter = 0
+    /// This process's resident size as last read (`startChild`), and the second it was read in.
+    var residentSize: (bytes: Int?, second: Int) = (nil, -1)
     /// Spool files whose envelope is damaged: reported once, then left for the admin.
     var damaged: Set<QueueID> = []
     /// Remote destinations that are down or have messages parked for them.
@@ -42,6 +44,8 @@ public final class Scheduler {
     static let rescanInterval = 60
     /// The resident size up to which deliveries are forked rather than spawned (see `startChild`).
     static let forkLimit = 64 << 20
+    /// The message bytes the log's `info` line is taken from (`SendLog.queueOrigin`).
+    static let logHeadLength = 128
     /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
     static let stopGrace = 30
 
