@@ -40,6 +40,8 @@ public final class SMTPConnection: SMTPTransport {
     public let fd: Int32
     let timeout: Duration
     private var parser = ReplyParser()
+    /// What one `recv` fills: made once per connection, not once per reply (pipelined replies mostly come in one).
+    private var received = [UInt8](repeating: 0, count: 4096)
 
     private init(fd: Int32, timeout: Duration) {
         self.fd = fd
@@ -115,7 +117,6 @@ public final class SMTPConnection: SMTPTransport {
 
     public func readReply() throws(RemoteConnectionError) -> ServerReply {
         let deadline = ContinuousClock.now + timeout
-        var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             do {
                 if let reply = try parser.next() { return reply }
@@ -123,9 +124,9 @@ public final class SMTPConnection: SMTPTransport {
                 throw .badReply(error)
             }
             guard try wait(for: Int16(POLLIN), until: deadline) else { throw .timedOut }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let count = received.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
-                parser.append(buffer[..<count])
+                parser.append(received[..<count])
             } else if count == 0 || errno == ECONNRESET {
                 throw .closed
             } else if errno != EAGAIN && errno != EINTR {
