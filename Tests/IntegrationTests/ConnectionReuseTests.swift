@@ -34,6 +34,23 @@ import Testing
         #expect(primary.connections() == 1, "\(send.log)")
     }
 
+    /// quail-send's start-up rehearsal of a delivery (RemoteDelivery.rehearse) leaves nothing behind: by its first
+    /// `status:` line its scripted server is reaped, and the primary and the smarthost saw no connection. (Its
+    /// descriptors are not counted here: quail-send inherits whatever the test process has open meanwhile.)
+    @Test func theStartUpRehearsalLeavesNoChildAndMakesNoConnection() throws {
+        let port = try LoopbackDNS.unusedPort()
+        let primary = try RecordingPrimary(Self.primaryHost, port: port, pipelining: true)
+        let home = try backup(port: port)
+        home.control("smtproutes", "partner.test:[\(Self.primaryHost)]:\(port)\n:[\(Self.primaryHost)]:\(port)")
+        let send = try home.startSend()
+        defer { send.stop() }
+        let pid = send.process.processIdentifier
+        #expect(childProcesses(of: pid).isEmpty, "quail-send has children \(childProcesses(of: pid))")
+        #expect(primary.connections() == 0)
+        #expect(try home.inject("Subject: after\n\nbody\n", to: ["user@partner.test"]).status == 0)
+        #expect(waitUntil(30) { primary.messages().count == 1 }, "\(send.log)")
+    }
+
     /// A delivery forked from quail-send keeps none of quail-send's signal handlers (the fork resets those its
     /// `SignalPipe` set, not all 64): SIGTERM ends it as it ends the quail-remote program, instead of running a
     /// handler that writes into a pipe the child no longer has.

@@ -7,6 +7,11 @@ import Testing
 @Suite struct QueueProgramTests {
     /// Runs quail-queue with `message` on fd 0 and `envelope` on fd 1 (a pipe, as qmail's callers give it).
     func enqueue(_ message: String, envelope: [UInt8], home: TestHome) throws -> Int32 {
+        try enqueueShowingPid(message, envelope: envelope, home: home).status
+    }
+
+    /// The same, with quail-queue's pid (the `qp` of quail-send's log).
+    func enqueueShowingPid(_ message: String, envelope: [UInt8], home: TestHome) throws -> (status: Int32, pid: pid_t) {
         let messagePipe = try FileIO.makePipe(), envelopePipe = try FileIO.makePipe()
         var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix("QUAIL_HOME=") }
         environment.append("QUAIL_HOME=\(home.path)")
@@ -19,7 +24,7 @@ import Testing
         close(messagePipe.write)
         try? FileIO.writeAll(envelopePipe.write, envelope)
         close(envelopePipe.write)
-        return try ChildProcess.wait(pid)
+        return (try ChildProcess.wait(pid), pid)
     }
 
     func files(_ directory: String) -> [String] {
@@ -43,6 +48,35 @@ import Testing
         #expect(String(info.st_ino) == queued[0])
         #expect(info.st_mode & 0o777 == 0o600)
         #expect(files(home.queue.tmp).isEmpty)
+    }
+
+    /// An envelope larger than one read of quail-queue's (64 KiB) is committed whole.
+    @Test func anEnvelopeOfThreeThousandRecipientsIsCommittedWhole() throws {
+        let home = try TestHome()
+        let envelope = "Fa@b.test\0" + (0..<3000).map { "Trecipient-\($0)@quail.test\0" }.joined() + "\0"
+        #expect(envelope.utf8.count > 65536)
+        #expect(try enqueue("Subject: many\n\nbody\n", envelope: Array(envelope.utf8), home: home) == 0)
+        let queued = files(home.queue.todo)
+        try #require(queued.count == 1)
+        let bytes = try #require(FileManager.default.contents(atPath: home.queue.todo + "/" + queued[0]))
+        #expect(Array(bytes.prefix(envelope.utf8.count)) == Array(envelope.utf8))
+    }
+
+    /// quail-send logs each new message's `qp` and `uid` from its `Received:` line, which normally comes with the
+    /// read of the envelope; an envelope that ends just before that read does makes it read the line itself.
+    @Test func theLogFindsTheQueueProcessBehindAnEnvelopeThatFillsItsRead() throws {
+        let home = try TestHome.local()
+        var recipients: [String] = []
+        func envelope(_ sender: String) -> String { "F\(sender)\0" + recipients.map { "T\($0)\0" }.joined() + "\0" }
+        while envelope("a@b.test").utf8.count + 30 < 4096 - 10 { recipients.append("user@example.test") }
+        var sender = "a@b.test"
+        while envelope(sender).utf8.count < 4096 - 10 { sender = "x" + sender }
+        try #require(envelope(sender).utf8.count == 4096 - 10)
+        let (status, pid) = try enqueueShowingPid("Subject: full read\n\nbody\n", envelope: Array(envelope(sender).utf8), home: home)
+        #expect(status == 0)
+        let send = try home.startSend()
+        defer { send.stop() }
+        #expect(waitUntil(20) { send.log.contains(" qp \(pid) uid \(getuid())") }, "\(send.log)")
     }
 
     static let badEnvelopes: [(String, Int32)] = [

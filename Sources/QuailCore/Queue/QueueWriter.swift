@@ -39,14 +39,9 @@ public struct QueueWriter: Sendable {
                 head.append(contentsOf: bytes)
             }
         }
-        // Into the same chunk: a second 64 KiB allocation grew the heap (brk) in every queue process.
-        var envelopeBytes: [UInt8] = []
-        while true {
-            let count: Int
-            do { count = try FileIO.read(envelopeFD, into: chunk) } catch { throw .readFailed }
-            if count == 0 { break }
-            envelopeBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-        }
+        // Through the same chunk: a second 64 KiB buffer grew the heap (brk) in every queue process.
+        let envelopeBytes: [UInt8]
+        do { envelopeBytes = try FileIO.readAll(envelopeFD, sizeHint: 256, using: chunk) } catch { throw .readFailed }
         let envelope = try Envelope.parse(envelopeBytes)
         return try commit(file, envelope: envelope, top: Array(received().utf8), head: head, spill: spill)
     }

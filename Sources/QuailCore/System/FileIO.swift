@@ -31,10 +31,15 @@ public enum FileIO {
 
     /// Reads `fd` to its end.
     public static func readAll(_ fd: Int32, sizeHint: Int = 16384) throws(Errno) -> [UInt8] {
-        var result: [UInt8] = []
-        result.reserveCapacity(sizeHint)
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
         defer { chunk.deallocate() }
+        return try readAll(fd, sizeHint: sizeHint, using: chunk)
+    }
+
+    /// The same, reading through `chunk`, a buffer the caller already has.
+    public static func readAll(_ fd: Int32, sizeHint: Int = 16384, using chunk: UnsafeMutableRawBufferPointer) throws(Errno) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(sizeHint)
         while true {
             let count = try read(fd, into: chunk)
             if count == 0 { return result }

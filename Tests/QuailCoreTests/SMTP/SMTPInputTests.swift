@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 
@@ -34,7 +35,32 @@ import Testing
                 }
             }
             #expect(input.readLine(limit: SMTPServer.commandLineLimit, deadline: MailDate.now() + 10) == .endOfInput)
+            // Unread bytes were moved down for the next read, not appended to: the buffer kept its size.
+            #expect(input.capacity == SMTPInput.readSize, "\(input.capacity)")
         }
+    }
+
+    @Test func linesWrittenInSmallPiecesComeBackWhole() throws {
+        let pair = try FileIO.makeSocketPair()
+        defer { close(pair.read) }
+        let lines = (0..<300).map { "RCPT TO:<user\($0)@partner.test>" }
+        let bytes = Array(lines.map { $0 + "\r\n" }.joined().utf8)
+        // Pieces of 1 to 13 bytes, each its own write: reads end inside lines, at index 0 of the buffer too.
+        let writer = Thread {
+            var offset = 0
+            while offset < bytes.count {
+                let size = min(1 + offset % 13, bytes.count - offset)
+                _ = bytes[offset..<offset + size].withUnsafeBytes { write(pair.write, $0.baseAddress, $0.count) }
+                offset += size
+            }
+            close(pair.write)
+        }
+        writer.start()
+        var input = SMTPInput(fd: pair.read)
+        for line in lines {
+            #expect(input.readLine(limit: SMTPServer.commandLineLimit, deadline: MailDate.now() + 10) == .line(Array(line.utf8)))
+        }
+        #expect(input.readLine(limit: SMTPServer.commandLineLimit, deadline: MailDate.now() + 10) == .endOfInput)
     }
 
     @Test func aHundredKilobyteLineIsDroppedWithoutBeingHeld() throws {
