@@ -62,8 +62,8 @@ import Testing
         #expect(Array(bytes.prefix(envelope.utf8.count)) == Array(envelope.utf8))
     }
 
-    /// quail-send logs each new message's `qp` and `uid` from its `Received:` line, which normally comes with the
-    /// read of the envelope; an envelope that ends just before that read does makes it read the line itself.
+    /// quail-send logs each new message's `qp` and `uid` from its `Received:` line, which comes with the read of
+    /// the envelope (SpoolFile.read), even when the envelope ends just before the first read does.
     @Test func theLogFindsTheQueueProcessBehindAnEnvelopeThatFillsItsRead() throws {
         let home = try TestHome.local()
         var recipients: [String] = []

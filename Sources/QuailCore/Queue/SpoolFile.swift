@@ -11,8 +11,12 @@ public struct SpoolFile: Sendable {
     public var written: Int
     /// The uid that ran quail-queue (the file's owner), for the log's `uid` field.
     public var owner: UInt32
-    /// The message's first bytes, as far as the read of the envelope brought them (the log reads its first line).
+    /// The message's first `headLength` bytes (all of a shorter message), read with the envelope: quail-send's
+    /// log takes the queue process and uid from its first line.
     public var messageHead: ArraySlice<UInt8>
+
+    /// How much of the message `read` brings with the envelope.
+    public static let headLength = 128
 
     /// Reads the envelope of the spool file at `path`; `nil` when the file is gone.
     public static func read(_ path: String) throws(SpoolError) -> SpoolFile? {
@@ -25,7 +29,7 @@ public struct SpoolFile: Sendable {
         return try read(fd: fd, path: path)
     }
 
-    /// Reads the envelope from the start of `fd`, growing the read until the envelope is complete.
+    /// Reads the envelope from the start of `fd`, growing the read until the envelope and the message's head are in.
     public static func read(fd: Int32, path: String) throws(SpoolError) -> SpoolFile {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .unreadable(path, .current) }
@@ -38,9 +42,10 @@ public struct SpoolFile: Sendable {
             prefix += chunk[0..<count]
             let parsed: (Envelope, Int)?
             do { parsed = try Envelope.parsePrefix(prefix) } catch { throw .damaged(path) }
-            if let (envelope, length) = parsed {
+            if let (envelope, length) = parsed, count == 0 || prefix.count >= min(Int(info.st_size), length + headLength) {
                 return SpoolFile(envelope: envelope, messageOffset: length, messageBytes: Int(info.st_size) - length,
-                                 written: Int(info.st_mtim.tv_sec), owner: info.st_uid, messageHead: prefix[length...])
+                                 written: Int(info.st_mtim.tv_sec), owner: info.st_uid,
+                                 messageHead: prefix[length..<min(prefix.count, length + headLength)])
             }
             guard count > 0 else { throw .damaged(path) }
             want *= 4

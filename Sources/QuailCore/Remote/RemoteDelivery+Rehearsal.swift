@@ -34,13 +34,12 @@ extension RemoteDelivery {
 
     /// The client's side: what `run` does in a child, minus reading control files and stdin.
     private static func rehearse(on connection: SMTPConnection, config: Configuration) {
-        var quiet = config
-        quiet.smtpRoutes = SMTPRoutes()
-        quiet.smtpRoutes.exact[domain] = .relay(host: "[127.0.0.1]", port: 25)
+        var routed = config
+        routed.smtpRoutes = SMTPRoutes()
+        routed.smtpRoutes.exact[domain] = .relay(host: "[127.0.0.1]", port: 25)
         let sender = "rehearsal@\(domain)"
         let message = Array("Subject: rehearsal\n\nA message quail-send never sends.\n.leading dot\n".utf8)
-        var delivery = RemoteDelivery(config: quiet, localAddresses: [])
-        _ = RemoteRoute.decide(for: domain, config: quiet)
+        var delivery = RemoteDelivery(config: routed, localAddresses: [])
         _ = delivery.findTargets(for: domain)
         // From here a failure must not fall through to a route: no resolver, no routes.
         delivery.config.smtpRoutes = SMTPRoutes()
@@ -54,7 +53,7 @@ extension RemoteDelivery {
         let (report, again) = delivery.deliver(domain: domain, sender: sender, recipients: [sender], message: message,
                                                reusing: kept)
         _ = report.output
-        _ = KeptSession.handoverText(ofLine: "C" + kept.handoverText)
+        _ = kept.handoverText
         again?.end()
     }
 

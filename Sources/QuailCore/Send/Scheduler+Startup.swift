@@ -90,17 +90,12 @@ extension Scheduler {
             reportDamaged(id, error)
             return
         }
-        // The first message line, for the log's qp and uid: it came with the envelope's read unless the envelope
-        // filled most of that read. Read before the take-in moves the file.
-        var head = Array(spool.messageHead.prefix(Scheduler.logHeadLength))
-        if head.count < min(Scheduler.logHeadLength, spool.messageBytes) {
-            head = (try? SpoolFile.messagePrefix(layout.todoPath(id), offset: spool.messageOffset, limit: Scheduler.logHeadLength)) ?? []
-        }
         do { try store.takeIn(id) } catch {
             SendLog.alert("cannot move message \(id) out of todo/: \(error)")
             return
         }
-        let origin = SendLog.queueOrigin(ofMessageStart: head)
+        // The first message line, for the log's qp and uid, came with the envelope.
+        let origin = SendLog.queueOrigin(ofMessageStart: spool.messageHead)
         SendLog.newMessage(id)
         SendLog.info(id, bytes: spool.messageBytes, sender: spool.envelope.sender, qp: origin?.qp ?? id, uid: origin?.uid ?? spool.owner)
         let state = MessageState(birth: spool.written, bytes: spool.messageBytes, offset: spool.messageOffset, envelope: spool.envelope)

@@ -44,8 +44,6 @@ public final class Scheduler {
     static let rescanInterval = 60
     /// The resident size up to which deliveries are forked rather than spawned (see `startChild`).
     static let forkLimit = 64 << 20
-    /// The message bytes the log's `info` line is taken from (`SendLog.queueOrigin`).
-    static let logHeadLength = 128
     /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
     static let stopGrace = 30
 

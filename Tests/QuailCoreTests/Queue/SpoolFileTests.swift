@@ -21,9 +21,9 @@ import Testing
         #expect(Array(read.messageHead) == Array(message.utf8))
     }
 
-    @Test func anEnvelopeThatFillsTheReadLeavesOnlyWhatFollowsIt() throws {
-        // An envelope that ends 10 bytes before the first read's end: the head is those 10 bytes, and the log
-        // (Scheduler.takeIn) reads the rest of its line itself.
+    @Test func anEnvelopeThatFillsTheFirstReadStillBringsTheMessagesHead() throws {
+        // An envelope that ends 10 bytes before the first read's end: the read goes on for the rest of the head,
+        // so that quail-send's log (Scheduler.takeIn) finds the whole first line without a read of its own.
         let recipients = (0..<160).map { "recipient\($0)@b.test" }
         var envelope = Envelope(sender: "s@a.test", recipients: recipients)
         while envelope.encoded.count < 4096 - 10 { envelope.sender = "x" + envelope.sender }
@@ -31,7 +31,7 @@ import Testing
         let message = String(repeating: "Received: line\n", count: 20)
         let read = try #require(try SpoolFile.read(try spool(envelope, message)))
         #expect(read.envelope == envelope)
-        #expect(Array(read.messageHead) == Array(message.utf8.prefix(10)))
+        #expect(Array(read.messageHead) == Array(message.utf8.prefix(SpoolFile.headLength)))
         #expect(read.messageBytes == message.utf8.count)
     }
 }
