@@ -8,7 +8,11 @@ let programs = [
 
 let package = Package(
     name: "quail",
-    targets: [.target(name: "QuailCore")]
+    targets: [
+        // Header only: glibc functions Swift cannot call as declared (HugeText's mremap).
+        .systemLibrary(name: "CSystemShims", path: "Sources/CSystemShims"),
+        .target(name: "QuailCore", dependencies: ["CSystemShims"]),
+    ]
         + programs.map { Target.executableTarget(name: $0, dependencies: ["QuailCore"]) }
         + [
             .testTarget(name: "QuailCoreTests", dependencies: ["QuailCore"]),

@@ -1,6 +1,8 @@
 import Glibc
 import QuailCore
 
+// Before any fork: every delivery is forked from here (HugeText.swift says why).
+HugeText.adopt()
 let home = QuailHome()
 // Nothing quail-send opens needs root once the queue is quail's, so the drop comes first.
 Privileges.dropForDaemonOrExit("quail-send", home: home)
