@@ -306,6 +306,9 @@ def main():
                         help="runs per SMTP case, quail and Postfix alternating; the median is shown (default 1)")
     parser.add_argument("--relay-messages", type=int, default=5000, help="messages per relay case (default 5000)")
     parser.add_argument("--relay-limit", type=float, default=600, help="seconds to wait for the relay rate case")
+    parser.add_argument("--relay-repeat", type=int, default=3,
+                        help="runs of the relay rate case, quail and Postfix in swapped order each time; the median "
+                             "is shown (default 3)")
     parser.add_argument("--outage", type=float, default=20,
                         help="seconds the primary stays down after everything is queued (default 20)")
     parser.add_argument("--drain-limit", type=float, default=600,
@@ -317,6 +320,8 @@ def main():
         args.smtp_sessions = [int(v) for v in args.smtp_sessions.split(",")]
     except ValueError:
         parser.error("--smtp-sessions takes numbers separated by commas")
+    if args.smtp_repeat < 1 or args.relay_repeat < 1:
+        parser.error("--smtp-repeat and --relay-repeat take 1 or more")
     needed = {"queue": ["quail-queue", "quail-inject", "quail-send"], "smtp": ["quail-send", "quail-qstat"],
               "relay": ["quail-send", "quail-smtpd", "quail-remote", "quail-qstat"],
               "large": ["quail-send", "quail-queue", "quail-remote"]}
@@ -341,7 +346,8 @@ def main():
               + " ".join(bench_smtp.smtp_source_argv("S", args.smtp_messages, args.smtp_size, "PORT")))
     if "relay" in args.only:
         print(f"relay: {args.relay_messages} messages of smtp-source -l {args.smtp_size}, -s {bench_relay.SESSIONS}, "
-              f"to smtp-sink on {bench_smtp.RELAY_HOST}; drain: primary down {args.outage:.0f} s after queueing, "
+              f"to smtp-sink on {bench_smtp.RELAY_HOST}, {args.relay_repeat} run(s) each; "
+              f"drain: primary down {args.outage:.0f} s after queueing, "
               f"limit {args.drain_limit:.0f} s")
     if "large" in args.only:
         print(f"large: {args.large_messages} queued messages, {args.large_startups} quail-send start-ups, injection "

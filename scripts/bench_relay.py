@@ -1,11 +1,12 @@
 """scripts/bench's relay part: quail and Postfix, each a backup MX for partner.test, handing mail
 to its primary, Postfix's smtp-sink on 127.0.0.2 (which counts what it receives and keeps nothing).
 
-Two figures, quail first and Postfix second in the same run, each in a fresh instance
+Two figures for quail and Postfix in the same run, each run in a fresh instance
 (the same QuailPeer and PostfixPeer as the SMTP part, bench_smtp.py):
 
   relay rate (primary up): smtp-sink listens; `smtp-source -s 20 -m N -l 4096` into the
       backup; timed from smtp-source's start until smtp-sink has received all N.
+      --relay-repeat runs each (default 3), the order swapped each time; the median is shown.
   drain (primary returns): nothing listens on the primary's port; the same load is
       queued; the primary stays down for OUTAGE more seconds, so every message has
       failed or been held back; then smtp-sink starts, and the time from that instant
@@ -25,7 +26,7 @@ import time
 
 import postfix_peer
 from bench_smtp import (CONCURRENCY, RELAY_HOST, SMTP_SINK, kill_group, last_lines, peer_runner, read_text,
-                        run_smtp_source, settled_count)
+                        run_smtp_source, settled_count, summarize)
 from postfix_peer import PeerError, wait_for_greeting
 
 SESSIONS = 20
@@ -145,15 +146,20 @@ def relay_part(args, work, step):
     run = peer_runner(args, work, remarks, "relay")
 
     messages, size = args.relay_messages, args.smtp_size
-    results = {}
-    # Postfix first: each case removes the messages it delivered, and on ext4 without a journal every file created
-    # in the next minutes pays for those removals (docs/BENCHMARKS.md), so the case that runs second is the one
-    # taxed. quail takes that place.
-    for kind in ["Postfix", "quail"]:
-        step(f"{kind}: relay rate, primary up, smtp-source -s {SESSIONS} -m {messages} -l {size}")
-        rate, note, bad = run(kind, lambda peer: relay_rate_case(peer, work, messages, size, args.relay_limit))
-        results[kind] = (rate, note)
-        failed = failed or bad
+    runs = {"quail": [], "Postfix": []}
+    # Each case removes the messages it delivered, and on ext4 without a journal every file created in the next
+    # minutes pays for those removals (docs/BENCHMARKS.md), so every case but the very first is taxed by the one
+    # before it. Postfix takes that first place; after it the order swaps each run (P Q, Q P, P Q), so that a
+    # change in the machine's load falls on both, and the median is a taxed run for each.
+    for repeat in range(args.relay_repeat):
+        order = ["Postfix", "quail"] if repeat % 2 == 0 else ["quail", "Postfix"]
+        for kind in order:
+            step(f"{kind}: relay rate, primary up, smtp-source -s {SESSIONS} -m {messages} -l {size}"
+                 + (f" (run {repeat + 1} of {args.relay_repeat})" if args.relay_repeat > 1 else ""))
+            rate, note, bad = run(kind, lambda peer: relay_rate_case(peer, work, messages, size, args.relay_limit))
+            runs[kind].append((rate, note))
+            failed = failed or bad
+    results = {kind: summarize(outcomes) for kind, outcomes in runs.items()}
     rows.append((f"relay rate, primary up, -s {SESSIONS}", results["quail"][0], results["Postfix"][0], "msg/s",
                  "; ".join(f"{k}: {results[k][1]}" for k in ["quail", "Postfix"])))
 

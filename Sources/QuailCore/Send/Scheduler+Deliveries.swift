@@ -116,7 +116,7 @@ extension Scheduler {
         // Read once a second, not per delivery: the scheduler grows with its queue, not with one message.
         let now = MailDate.now()
         if residentSize.second != now { residentSize = (ChildProcess.residentBytes(), now) }
-        guard !execDeliveries, let resident = residentSize.bytes, resident <= Scheduler.forkLimit else {
+        guard !execDeliveries, let resident = residentSize.bytes, resident - codeInHugePages <= Scheduler.forkLimit else {
             // Never pass on a description of our own: descriptor 3 would be whatever the child finds there.
             var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix(KeptSession.environmentName + "=") }
             if let session { environment.append("\(KeptSession.environmentName)=\(session.text)") }

@@ -24,6 +24,7 @@ public final class Scheduler {
     var deliveryCounter = 0
     /// This process's resident size as last read (`startChild`), and the second it was read in.
     var residentSize: (bytes: Int?, second: Int) = (nil, -1)
+    let codeInHugePages: Int
     /// Spool files whose envelope is damaged: reported once, then left for the admin.
     var damaged: Set<QueueID> = []
     /// Remote destinations that are down or have messages parked for them.
@@ -47,8 +48,11 @@ public final class Scheduler {
     /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
     static let stopGrace = 30
 
-    public init(home: QuailHome) throws(SchedulerError) {
+    /// `codeInHugePages`: what `HugeText.adopt()` moved, which the fork limit leaves out: a fork copies one
+    /// page-table entry per 2 MiB of it, and nothing of it is written.
+    public init(home: QuailHome, codeInHugePages: Int = 0) throws(SchedulerError) {
         self.home = home
+        self.codeInHugePages = codeInHugePages
         layout = home.queue
         store = QueueStore(layout: layout)
         do { config = try Configuration(home: home) } catch { throw .control(error) }

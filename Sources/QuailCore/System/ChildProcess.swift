@@ -128,12 +128,17 @@ public enum ChildProcess {
         return result
     }
 
-    /// Finds a sibling program: beside the running executable first, then on `PATH`.
-    public static func locate(_ program: String) -> String {
+    /// The running executable's path, from /proc/self/exe.
+    public static func executablePath() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if length > 0 {
-            let selfPath = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard length > 0 else { return nil }
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Finds a sibling program: beside the running executable first, then on `PATH`.
+    public static func locate(_ program: String) -> String {
+        if let selfPath = executablePath() {
             let candidate = FileIO.directoryName(of: selfPath) + "/" + program
             if access(candidate, X_OK) == 0 { return candidate }
         }

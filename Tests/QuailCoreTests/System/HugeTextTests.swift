@@ -58,53 +58,80 @@ import Testing
         #expect(HugeText.plan(maps: "garbage\n-\n0-0 r-xp\n", executable: Self.exe) == nil)
     }
 
+    /// The next mapping starts exactly at the rounded-up end: the last page still moves whole.
+    @Test func aMappingRightAtTheBoundaryStillLetsTheEndRoundUp() {
+        let maps = """
+            00400000-00bfc000 r-xp 00000000 fe:00 5308561    \(Self.exe)
+            00c00000-00c38000 r--p 007fc000 fe:00 5308561    \(Self.exe)
+            """
+        #expect(HugeText.plan(maps: maps, executable: Self.exe)
+            == HugeText.Plan(range: 0x400000..<0xc00000, mappedBytes: 0x7fc000))
+    }
+
     /// In a forked child of this test process (its code is large enough to hold whole 2 MiB pages): the code
-    /// moves into anonymous huge pages, goes on running, and a child forked from it runs too. The test process
-    /// itself is left alone.
+    /// moves into anonymous huge pages byte for byte, goes on running, and a child forked from it runs too. The
+    /// test process itself is left alone.
     @Test func theMovedCodeRunsInHugePagesAndInAForkedChild() throws {
-        let settings = (try? FileIO.readFile("/sys/kernel/mm/transparent_hugepage/enabled")).map {
-            String(decoding: $0, as: UTF8.self)
-        }
-        let hugePagesOn = settings.map { !$0.contains("[never]") } ?? false
-        let nowhere = open("/dev/null", O_RDWR)
-        defer { close(nowhere) }
-        let pid = try ChildProcess.fork(name: "quail-test", stdin: nowhere, stdout: nowhere) {
+        let hugePagesOn = HugeText.kernelGivesHugePages()
+        let status = try inForkedChild {
+            guard let executable = ChildProcess.executablePath(), let maps = try? FileIO.readFile("/proc/self/maps"),
+                  let plan = HugeText.plan(maps: String(decoding: maps, as: UTF8.self), executable: executable)
+            else { return 10 }
+            let start = UnsafeRawPointer(bitPattern: plan.range.lowerBound)!
+            let before = Array(UnsafeRawBufferPointer(start: start, count: plan.mappedBytes))
             let moved = HugeText.adopt()
-            if !hugePagesOn { return moved == 0 ? 0 : 10 }
-            guard moved >= Int(HugeText.pageSize) else { return 11 }
-            // The moved range is an anonymous executable mapping now, with huge pages in it.
-            guard let smaps = try? FileIO.readFile("/proc/self/smaps") else { return 12 }
-            let text = String(decoding: smaps, as: UTF8.self)
-            guard hugeAnonymousCode(in: text) >= Int(HugeText.pageSize) else { return 13 }
-            // Code in the moved range still runs, here and in a child forked from here.
-            guard HugeText.plan(maps: "00400000-00bfc000 r-xp 0 0:0 0 /x", executable: "/x") != nil else { return 14 }
-            // The child closed `nowhere` (above 3); its 0 and 1 are /dev/null.
+            if !hugePagesOn { return moved == 0 ? 0 : 11 }
+            guard moved == plan.range.count else { return 12 }
+            guard HugeText.hugeBytes(at: plan.range.lowerBound) == moved else { return 13 }
+            guard before.withUnsafeBytes({ memcmp($0.baseAddress!, start, plan.mappedBytes) }) == 0 else { return 14 }
+            // Code goes on running, here and in a child forked from here (whose 0 and 1 are /dev/null; the
+            // descriptor behind them was above 3, so this child closed it).
+            guard HugeText.plan(maps: "00400000-00bfc000 r-xp 0 0:0 0 /x", executable: "/x") != nil else { return 15 }
             guard let grandchild = try? ChildProcess.fork(name: "quail-test", stdin: 0, stdout: 1, {
                 HugeText.plan(maps: "00400000-00bfc000 r-xp 0 0:0 0 /x", executable: "/x") != nil ? 0 : 1
-            }) else { return 15 }
-            guard let end = try? ChildProcess.wait(grandchild) else { return 16 }
+            }) else { return 16 }
+            guard let end = try? ChildProcess.wait(grandchild) else { return 17 }
             return end == 0 ? 0 : 100 + end
         }
-        let status = try ChildProcess.wait(pid)
-        #expect(status == 0, "the child's step \(status) failed (HugeText.adopt() in the child)")
-        let own = String(decoding: try #require(try FileIO.readFile("/proc/self/smaps")), as: UTF8.self)
-        #expect(hugeAnonymousCode(in: own) == 0, "the test process's own code did not move")
+        #expect(status == 0, "\(describe(status))")
+        #expect(try ownCodeIsFileMapped(), "the test process's own code did not move")
+    }
+
+    @Test func quailNoHugeTextLeavesTheCodeWhereItIs() throws {
+        let status = try inForkedChild {
+            setenv("QUAIL_NO_HUGE_TEXT", "1", 1)
+            guard HugeText.adopt() == 0 else { return 10 }
+            return (try? ownCodeIsFileMapped()) == true ? 0 : 11
+        }
+        #expect(status == 0, "\(describe(status))")
     }
 }
 
-/// The AnonHugePages of anonymous executable mappings in `smaps`, in bytes.
-private func hugeAnonymousCode(in smaps: String) -> Int {
-    var total = 0
-    var inAnonymousCode = false
-    for line in smaps.split(separator: "\n") {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        if let first = fields.first, first.contains("-"), fields.count >= 5 {
-            // A mapping's header: anonymous when it names no file (inode 0, no path).
-            inAnonymousCode = fields[1].count == 4 && fields[1].dropFirst(2).first == "x" && fields[4] == "0"
-                && fields.count == 5
-        } else if inAnonymousCode, line.hasPrefix("AnonHugePages:"), fields.count >= 2, let kib = Int(fields[1]) {
-            total += kib * 1024
-        }
+/// Runs `body` in a forked child with /dev/null for 0 and 1, and returns its exit status. An alarm ends a child
+/// that a lock held by another of the test runner's threads at the fork would keep waiting.
+private func inForkedChild(_ body: () -> Int32) throws -> Int32 {
+    let nowhere = open("/dev/null", O_RDWR)
+    defer { close(nowhere) }
+    let pid = try ChildProcess.fork(name: "quail-test", stdin: nowhere, stdout: nowhere) {
+        alarm(30)
+        return body()
     }
-    return total
+    return try ChildProcess.wait(pid)
+}
+
+private func describe(_ status: Int32) -> String {
+    status > 128 && status < 160 ? "the child died by signal \(status - 128)" : "the child's step \(status) failed"
+}
+
+/// Whether the code where a move would start is still mapped from the program file, in this process.
+private func ownCodeIsFileMapped() throws -> Bool {
+    let executable = try #require(ChildProcess.executablePath())
+    let maps = String(decoding: try #require(try FileIO.readFile("/proc/self/maps")), as: UTF8.self)
+    let plan = try #require(HugeText.plan(maps: maps, executable: executable))
+    let address = plan.range.lowerBound
+    let holding = maps.split(separator: "\n").first { line in
+        let bounds = line.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
+        return bounds.count == 2 && bounds[0] <= address && address < bounds[1]
+    }
+    return holding?.hasSuffix(executable) == true
 }
