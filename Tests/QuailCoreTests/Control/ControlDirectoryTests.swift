@@ -4,13 +4,6 @@ import Testing
 
 @testable import QuailCore
 
-/// A scratch directory for one test.
-func makeScratchDirectory(_ name: String = #function) throws -> String {
-    var template = Array((NSTemporaryDirectory() + "quail-unit-XXXXXX").utf8CString)
-    guard mkdtemp(&template) != nil else { throw Errno.current }
-    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
 func writeFile(_ path: String, _ text: String) {
     FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
 }
