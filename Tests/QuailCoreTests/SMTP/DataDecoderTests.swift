@@ -63,4 +63,25 @@ import Testing
         let (_, _, decoder) = decode(Array((header + "\r\nReceived: in the body\r\n.\r\n").utf8))
         #expect(decoder.receivedLines == 4)
     }
+
+    /// Whole runs of a line are copied at once: the result is the same as one byte at a time, wherever the
+    /// limit, a leading dot or the Received: prefix falls within a run.
+    @Test(arguments: [0, 5, 14, 15, 16, 40])
+    func aLineCopiedInRunsEqualsItCopiedByteByByte(limit: Int) {
+        let wire = Array("Received: from a run\r\nReceiv\r\n.x.y\r\n..\r\n\r\nbody, one run\r\n.z\r\n.\r\nNEXT".utf8)
+        let (outcome, message, decoder) = decode(wire, limit: limit, chunk: 1000)
+        let (bytewise, expected, reference) = decode(wire, limit: limit, chunk: 1)
+        #expect(outcome == bytewise)
+        #expect(outcome == .finished(consumed: wire.count - 4))
+        #expect(message == expected)
+        #expect(decoder.messageBytes == reference.messageBytes)
+        #expect(decoder.tooBig == reference.tooBig)
+        #expect(decoder.receivedLines == 1 && reference.receivedLines == 1)
+        if limit == 0 {
+            #expect(message == "Received: from a run\nReceiv\nx.y\n.\n\nbody, one run\nz\n")
+        } else {
+            #expect(message.utf8.count == min(limit, decoder.messageBytes))
+        }
+    }
 }
+
