@@ -6,15 +6,18 @@ import Glibc
 /// A scratch directory for one test, under this test process's own parent directory, which is removed when the
 /// process exits: the tests' directories used to stay in $TMPDIR, thousands of them on a developer's machine.
 func makeScratchDirectory(_ name: String = #function) throws -> String {
-    var template = Array((scratchParent + "/unit-XXXXXX").utf8CString)
+    var template = Array((scratchParent.path + "/unit-XXXXXX").utf8CString)
     guard mkdtemp(&template) != nil else { throw Errno.current }
     return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// Made on first use (a global's initializer runs once, whichever thread asks first).
-private let scratchParent: String = {
+/// Made on first use (a global's initializer runs once, whichever thread asks first). Only the process that made
+/// it removes it: a forked child leaving through exit() must not take the tree from under the other tests.
+private let scratchParent: (path: String, owner: pid_t) = {
     var template = Array((NSTemporaryDirectory() + "quail-unit-XXXXXX").utf8CString)
     guard mkdtemp(&template) != nil else { fatalError("cannot make a scratch directory in \(NSTemporaryDirectory())") }
-    atexit { try? FileManager.default.removeItem(atPath: scratchParent) }
-    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    atexit {
+        if getpid() == scratchParent.owner { try? FileManager.default.removeItem(atPath: scratchParent.path) }
+    }
+    return (String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), getpid())
 }()

@@ -64,10 +64,10 @@ import Testing
         #expect(decoder.receivedLines == 4)
     }
 
-    /// Whole runs of a line are copied at once: the result is the same as one byte at a time, wherever the
-    /// limit, a leading dot or the Received: prefix falls within a run.
+    /// The middle of a line is copied in runs: fed whole or one byte at a time, the result is the same, wherever
+    /// the limit, a leading dot or the Received: prefix falls; and, without a limit, it is the message expected.
     @Test(arguments: [0, 5, 14, 15, 16, 40])
-    func aLineCopiedInRunsEqualsItCopiedByteByByte(limit: Int) {
+    func runsGiveTheSameResultWhateverTheReads(limit: Int) {
         let wire = Array("Received: from a run\r\nReceiv\r\n.x.y\r\n..\r\n\r\nbody, one run\r\n.z\r\n.\r\nNEXT".utf8)
         let (outcome, message, decoder) = decode(wire, limit: limit, chunk: 1000)
         let (bytewise, expected, reference) = decode(wire, limit: limit, chunk: 1)
