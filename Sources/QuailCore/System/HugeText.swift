@@ -48,7 +48,7 @@ public enum HugeText {
     /// The end is rounded up past the mapping when nothing else is mapped up to the next 2 MiB boundary: code
     /// linked with 2 MiB segment alignment then moves entirely.
     public static func plan(maps: String, executable: String) -> Plan? {
-        let mappings = maps.split(separator: "\n").compactMap(Mapping.init)
+        let mappings = mappings(maps)
         guard let index = mappings.firstIndex(where: { $0.path == executable && $0.executable }) else { return nil }
         let code = mappings[index]
         let next = index + 1 < mappings.count ? mappings[index + 1].start : UInt.max
@@ -67,7 +67,10 @@ public enum HugeText {
         return ![global, sized].contains { String(decoding: $0, as: UTF8.self).contains("[never]") }
     }
 
-    private struct Mapping {
+    /// The mappings listed in `maps` (/proc/self/maps or smaps; smaps's other lines are skipped).
+    static func mappings(_ maps: String) -> [Mapping] { maps.split(separator: "\n").compactMap(Mapping.init) }
+
+    struct Mapping {
         let start: UInt
         let end: UInt
         let executable: Bool
@@ -111,10 +114,12 @@ public enum HugeText {
         copy.copyMemory(from: UnsafeRawPointer(bitPattern: plan.range.lowerBound)!, byteCount: plan.mappedBytes)
         // Small pages would be worse than the file: a fork copies an entry for every page of anonymous memory.
         // MADV_COLLAPSE (25, Linux 6.1) tries once more, synchronously, where the faults got small pages.
-        if hugeBytes(at: copyStart) < length {
+        var huge = hugeBytes(at: copyStart)
+        if huge < length {
             _ = madvise(copy, length, 25)
+            huge = hugeBytes(at: copyStart)
         }
-        guard hugeBytes(at: copyStart) >= length, mprotect(copy, length, PROT_READ | PROT_EXEC) == 0,
+        guard huge >= length, mprotect(copy, length, PROT_READ | PROT_EXEC) == 0,
               quail_mremap_fixed(copy, length, UnsafeMutableRawPointer(bitPattern: plan.range.lowerBound)) != mapFailed
         else {
             munmap(copy, length)
