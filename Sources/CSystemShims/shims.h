@@ -13,4 +13,7 @@ static inline void *quail_mremap_fixed(void *from, size_t length, void *to) {
     return mremap(from, length, length, 1 | 2, to);
 }
 
+// Declared only under _GNU_SOURCE, which Swift's Glibc module is not built with.
+extern int pipe2(int fds[2], int flags);
+
 #endif

@@ -1,3 +1,4 @@
+import CSystemShims
 import Glibc
 
 /// Plain file-descriptor I/O for the mail path: whole reads and writes, durable commits.
@@ -54,10 +55,10 @@ public enum FileIO {
 
     /// A pipe whose two ends are closed on exec; `ChildProcess.spawn` hands the child the ends it needs.
     public static func makePipe() throws(Errno) -> (read: Int32, write: Int32) {
+        // One call, not three: a session makes three pipes per message. Atomic, too: no exec in another
+        // thread could catch an end before its flag is set.
         var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw Errno.current }
-        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        guard pipe2(&ends, O_CLOEXEC) == 0 else { throw Errno.current }
         return (ends[0], ends[1])
     }
 
