@@ -5,19 +5,25 @@ import Glibc
 
 /// A scratch directory for one test, under this test process's own parent directory, which is removed when the
 /// process exits: the tests' directories used to stay in $TMPDIR, thousands of them on a developer's machine.
-func makeScratchDirectory(_ name: String = #function) throws -> String {
-    var template = Array((scratchParent.path + "/unit-XXXXXX").utf8CString)
-    guard mkdtemp(&template) != nil else { throw Errno.current }
-    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+func makeScratchDirectory() throws -> String {
+    try makeDirectory(from: scratchParent.path + "/unit-XXXXXX")
 }
 
 /// Made on first use (a global's initializer runs once, whichever thread asks first). Only the process that made
 /// it removes it: a forked child leaving through exit() must not take the tree from under the other tests.
 private let scratchParent: (path: String, owner: pid_t) = {
-    var template = Array((NSTemporaryDirectory() + "quail-unit-XXXXXX").utf8CString)
-    guard mkdtemp(&template) != nil else { fatalError("cannot make a scratch directory in \(NSTemporaryDirectory())") }
+    guard let path = try? makeDirectory(from: NSTemporaryDirectory() + "quail-unit-XXXXXX") else {
+        fatalError("cannot make a scratch directory in \(NSTemporaryDirectory())")
+    }
     atexit {
         if getpid() == scratchParent.owner { try? FileManager.default.removeItem(atPath: scratchParent.path) }
     }
-    return (String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), getpid())
+    return (path, getpid())
 }()
+
+/// mkdtemp: a new directory named by `template`, whose trailing XXXXXX it fills in.
+private func makeDirectory(from template: String) throws -> String {
+    var bytes = Array(template.utf8CString)
+    guard mkdtemp(&bytes) != nil else { throw Errno.current }
+    return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -141,10 +141,7 @@ public enum Privileges {
     /// and nobody else can write either; otherwise a hard link of the program into a directory of one's own
     /// could name any home.
     static func installedHome() throws(PrivilegeError) -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard length > 0 else { throw .call("readlink(/proc/self/exe)", .current) }
-        let executable = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let executable = ChildProcess.executablePath() else { throw .call("readlink(/proc/self/exe)", .current) }
         let file = installedHomeFile(executable: executable)
         for path in [FileIO.directoryName(of: file), file] {
             var info = stat()

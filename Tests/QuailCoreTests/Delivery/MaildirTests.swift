@@ -10,9 +10,7 @@ final class LocalTestHome {
     var home: QuailHome { QuailHome(path: path) }
 
     init() throws {
-        var template = Array((NSTemporaryDirectory() + "quail-local-unit-XXXXXX").utf8CString)
-        guard mkdtemp(&template) != nil else { throw Errno.current }
-        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        path = try makeScratchDirectory()
         try FileIO.makeDirectories(path + "/control")
     }
 

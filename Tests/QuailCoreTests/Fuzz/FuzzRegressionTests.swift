@@ -2,13 +2,6 @@ import Glibc
 import Testing
 @testable import QuailCore
 
-/// A fresh directory under /tmp.
-private func makeTemporaryDirectory() throws -> String {
-    var template = Array("/tmp/quail-fuzz-regression-XXXXXX".utf8CString)
-    guard mkdtemp(&template) != nil else { throw Errno.current }
-    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
 /// Inputs that crashed a fuzz target (scripts/fuzz), fed again byte for byte. Each was a trap in the library;
 /// the comment names the target, the artifact and the fix.
 @Suite struct FuzzRegressionTests {
@@ -219,7 +212,7 @@ private func makeTemporaryDirectory() throws -> String {
 
     /// The same input as `timeoutsmtpd`, `queuelifetime` or `probeinterval`: the daemons add it to the clock.
     @Test func hugeNumberIsMalformed() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory()
         defer { _ = try? FileIO.unlinkIfPresent(directory + "/timeoutsmtpd"); rmdir(directory) }
         let fd = try FileIO.open(directory + "/timeoutsmtpd", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         try FileIO.writeAll(fd, Self.retryScheduleHugeDelay)

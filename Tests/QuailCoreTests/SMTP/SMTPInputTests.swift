@@ -8,8 +8,8 @@ import Testing
 /// line is dropped as it arrives, and the buffer does not grow with the input.
 @Suite struct SMTPInputTests {
     /// `bytes` in a file, read to its end (more than a pipe holds).
-    func reading(_ bytes: [UInt8], _ body: (inout SMTPInput) -> Void, name: String = #function) throws {
-        let path = try makeScratchDirectory(name) + "/input"
+    func reading(_ bytes: [UInt8], _ body: (inout SMTPInput) -> Void) throws {
+        let path = try makeScratchDirectory() + "/input"
         let written = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         try FileIO.writeAll(written, bytes)
         close(written)
