@@ -9,7 +9,7 @@ let programs = [
 let package = Package(
     name: "quail",
     targets: [
-        // Header only: glibc functions Swift cannot call as declared (mremap, pipe2).
+        // Header only: glibc functions Swift cannot call as declared (pipe2).
         .systemLibrary(name: "CSystemShims", path: "Sources/CSystemShims"),
         .target(name: "QuailCore", dependencies: ["CSystemShims"]),
     ]

@@ -4,9 +4,6 @@ import QuailCore
 let home = QuailHome()
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "--listen" {
-    // Sessions and their queue processes are forked from the listener; under tcpserver each session would copy
-    // the code anew, so only here (HugeText.swift).
-    HugeText.adopt()
     guard arguments.count == 2, let address = SocketAddress(parsing: arguments[1]) else {
         Diagnostics.fail("quail-smtpd", "usage: quail-smtpd [--listen ADDR:PORT]", exitCode: 100)
     }

@@ -15,46 +15,29 @@ import Testing
         return home
     }
 
-    /// Five messages queued before quail-send starts, one delivery at a time: five deliveries, five messages
-    /// at the primary, one SMTP session (one EHLO). Forked deliveries and the quail-remote program alike.
-    @Test(arguments: [false, true])
-    func aBacklogGoesOverOneKeptSession(exec: Bool) throws {
+    /// Five messages queued before quail-send starts, one delivery at a time: five deliveries by one worker,
+    /// five messages at the primary, one SMTP session (one EHLO).
+    @Test func aBacklogGoesOverOneKeptSession() throws {
         let port = try LoopbackDNS.unusedPort()
         let primary = try RecordingPrimary(Self.primaryHost, port: port, pipelining: true)
-        let home = try backup(port: port, "backlog-\(exec)")
+        let home = try backup(port: port)
         home.control("concurrencyremote", "1")
         for number in 1...5 {
             #expect(try home.inject("Subject: \(number)\n\nbody \(number)\n", to: ["user@partner.test"]).status == 0)
         }
-        let send = try Daemon("quail-send", home: home, environment: exec ? ["QUAIL_EXEC_DELIVERIES": "1"] : [:])
+        let send = try Daemon("quail-send", home: home)
         defer { send.stop() }
         #expect(waitUntil(30) { home.queueIsEmpty() }, "\(send.log)")
         #expect(primary.messages().count == 5)
         #expect(send.log.components(separatedBy: "starting delivery").count - 1 == 5)
         #expect(primary.connections() == 1, "\(send.log)")
+        let workers = childProcesses(of: send.process.processIdentifier).filter { processName($0) == "quail-remote" }
+        #expect(workers.count == 1, "one exec'd quail-remote worker: \(workers)")
     }
 
-    /// quail-send's start-up rehearsal of a delivery (RemoteDelivery.rehearse) leaves nothing behind: by its first
-    /// `status:` line its scripted server is reaped, and the primary and the smarthost saw no connection. (Its
-    /// descriptors are not counted here: quail-send inherits whatever the test process has open meanwhile.)
-    @Test func theStartUpRehearsalLeavesNoChildAndMakesNoConnection() throws {
-        let port = try LoopbackDNS.unusedPort()
-        let primary = try RecordingPrimary(Self.primaryHost, port: port, pipelining: true)
-        let home = try backup(port: port)
-        home.control("smtproutes", "partner.test:[\(Self.primaryHost)]:\(port)\n:[\(Self.primaryHost)]:\(port)")
-        let send = try home.startSend()
-        defer { send.stop() }
-        let pid = send.process.processIdentifier
-        #expect(childProcesses(of: pid).isEmpty, "quail-send has children \(childProcesses(of: pid))")
-        #expect(primary.connections() == 0)
-        #expect(try home.inject("Subject: after\n\nbody\n", to: ["user@partner.test"]).status == 0)
-        #expect(waitUntil(30) { primary.messages().count == 1 }, "\(send.log)")
-    }
-
-    /// A delivery forked from quail-send keeps none of quail-send's signal handlers (the fork resets those its
-    /// `SignalPipe` set, not all 64): SIGTERM ends it as it ends the quail-remote program, instead of running a
-    /// handler that writes into a pipe the child no longer has.
-    @Test func aForkedDeliveryHasNoneOfQuailSendsSignalHandlers() throws {
+    /// A worker starts with none of quail-send's signal handlers: SIGTERM ends it, and the delivery it was doing
+    /// is deferred, not lost and not bounced.
+    @Test func aWorkerHasNoneOfQuailSendsSignalHandlers() throws {
         let port = try LoopbackDNS.unusedPort()
         // A primary that takes the connection and never greets: the delivery waits for its 220.
         let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -86,57 +69,71 @@ import Testing
         #expect(waitUntil(10) { send.log.contains("deferral") || send.log.contains("temporary") }, "\(send.log)")
     }
 
-    /// quail-remote given a session on descriptor 3 (`$QUAILCONNECTION`): a live one carries the message with
-    /// no connection of its own; one the server closed, or spoke on while idle, is left for a fresh connection.
-    @Test func quailRemoteUsesAHandedSessionOrConnectsAfresh() throws {
+    /// `quail-remote --worker` spoken to directly: the control frame, then deliveries. Two messages go over one
+    /// session; after the idle limit the worker has ended it, and the third takes a new connection. The route
+    /// is the control frame's, not the (absent) control files'.
+    @Test func aWorkerKeepsItsSessionWhileBusyAndEndsItWhenIdle() throws {
         let port = try LoopbackDNS.unusedPort()
         let primary = try RecordingPrimary(Self.primaryHost, port: port, pipelining: true)
-        let home = try backup(port: port)
-
-        let live = try Self.greetedSession(Self.primaryHost, port)
-        #expect(primary.connections() == 1)
-        #expect(try remote(home, handing: live, "mx \(Self.primaryHost) PIPELINING") == ["K250 2.0.0 queued as 1", "Hup mx \(Self.primaryHost)"])
-        #expect(primary.connections() == 1)
-        #expect(primary.messages().count == 1)
-
-        for (number, spoken) in [(2, nil), (3, "421 4.4.2 idle too long\r\n")] {
-            var ends: [Int32] = [0, 0]
-            #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
-            if let spoken { _ = write(ends[1], spoken, spoken.utf8.count) }
-            close(ends[1])
-            let lines = try remote(home, handing: ends[0], "gone.test 127.0.0.9 PIPELINING")
-            #expect(lines == ["K250 2.0.0 queued as \(number)", "Hup \(Self.primaryHost) \(Self.primaryHost)"])
+        let home = try TestHome()
+        let message = home.path + "/message"
+        try Data("Subject: worker\n\nbody\n".utf8).write(to: URL(fileURLWithPath: message))
+        let worker = try WorkerProcess("quail-remote", home: home, control: [
+            "rcpthosts": "partner.test", "smtproutes": "partner.test:[\(Self.primaryHost)]:\(port)",
+        ])
+        defer { worker.stop() }
+        for number in 1...2 {
+            let (report, kept) = try worker.deliver(message, sender: "a@b.test", to: ["user\(number)@partner.test"])
+            #expect(report.hasPrefix("K250"), "\(report)")
+            #expect(kept == "[127.0.0.2]:\(port)")
         }
-        #expect(primary.connections() == 3)
+        #expect(primary.connections() == 1)
+        usleep(3_000_000)  // past RemoteWorker.idleLimit (2 s): the worker ends the idle session by itself
+        let (report, _) = try worker.deliver(message, sender: "a@b.test", to: ["user3@partner.test"])
+        #expect(report.hasPrefix("K250"), "\(report)")
+        #expect(primary.connections() == 2)
         #expect(primary.messages().count == 3)
     }
+}
 
-    /// A TCP connection to `host:port` past its greeting and EHLO, as quail-remote leaves a session it keeps.
-    static func greetedSession(_ host: String, _ port: UInt16) throws -> Int32 {
-        let connection = try SMTPConnection.open(to: host, port: Int(port), connectTimeout: .seconds(5), replyTimeout: .seconds(5))
-        _ = try connection.readReply()
-        try connection.send(Array("EHLO test.example\r\n".utf8))
-        #expect(try connection.readReply().code == 250)
-        return dup(connection.fd)
+/// A delivery worker run by a test as quail-send runs it: frames on its stdin and stdout.
+final class WorkerProcess {
+    let pid: pid_t
+    let requests: Int32
+    let results: Int32
+    var reader = WorkerFrameReader()
+
+    init(_ program: String, home: TestHome, control: [String: String]) throws {
+        let toWorker = try FileIO.makePipe()
+        let fromWorker = try FileIO.makePipe()
+        let environment = ChildProcess.currentEnvironment() + home.environment.map { "\($0.key)=\($0.value)" }
+        pid = try ChildProcess.spawn(Programs.path(program), arguments: ["--worker"], environment: environment,
+                                     stdin: toWorker.read, stdout: fromWorker.write)
+        close(toWorker.read)
+        close(fromWorker.write)
+        requests = toWorker.write
+        results = fromWorker.read
+        let snapshot = ControlSnapshot(files: control.mapValues { Array(($0 + "\n").utf8) })
+        try FileIO.writeAll(requests, WorkerFrame.control(snapshot).encoded)
     }
 
-    /// Runs quail-remote for user@partner.test with `session` as its descriptor 3, described by `text`; its
-    /// report lines. Closes `session`.
-    func remote(_ home: TestHome, handing session: Int32, _ text: String) throws -> [String] {
-        defer { close(session) }
-        let message = try FileIO.makePipe()
-        let output = try FileIO.makePipe()
-        var environment = home.environment.map { "\($0.key)=\($0.value)" }
-        environment.append("\(KeptSession.environmentName)=\(text)")
-        let pid = try ChildProcess.spawn(Programs.path("quail-remote"), arguments: ["partner.test", "a@b.test", "user@partner.test"],
-                                         environment: environment, stdin: message.read, stdout: output.write, descriptor3: session)
-        close(message.read)
-        close(output.write)
-        try FileIO.writeAll(message.write, Array("Subject: handed\n\nover a kept session\n".utf8))
-        close(message.write)
-        let report = try FileIO.readAll(output.read)
-        close(output.read)
-        #expect(try ChildProcess.wait(pid) == 0)
-        return String(decoding: report, as: UTF8.self).split(separator: "\n").map(String.init)
+    /// One delivery of the message file at `path`: the report and the destination the worker keeps a session to.
+    func deliver(_ path: String, sender: String, to recipients: [String]) throws -> (report: String, kept: String?) {
+        try FileIO.writeAll(requests, WorkerFrame.deliver(path: path, offset: 0, sender: sender, recipients: recipients).encoded)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if case .result(let report, let kept)? = try reader.next() { return (String(decoding: report, as: UTF8.self), kept) }
+            let count = read(results, &buffer, buffer.count)
+            guard count > 0 else { throw HarnessError("the worker ended its output") }
+            reader.append(buffer[0..<count])
+        }
+    }
+
+    /// Closes its stdin, as quail-send retires a worker, and waits for its exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        close(requests)
+        defer { close(results) }
+        return (try? ChildProcess.wait(pid)) ?? -1
     }
 }

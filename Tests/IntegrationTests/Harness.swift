@@ -102,10 +102,11 @@ final class Daemon {
     let logPath: String
 
     init(_ name: String, _ arguments: [String] = [], home: TestHome, environment: [String: String] = [:]) throws {
-        logPath = home.path + "/\(name).log"
+        // `name` is a program of the build, or a path to one elsewhere.
+        logPath = home.path + "/\(name.split(separator: "/").last!).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)!
-        process.executableURL = URL(fileURLWithPath: Programs.path(name))
+        process.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : Programs.path(name))
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(home.environment.merging(environment) { $1 }) { $1 }
         process.standardInput = FileHandle.nullDevice

@@ -230,29 +230,6 @@ import Testing
         #expect(send.stop() == 0)
     }
 
-    /// The path a large quail-send takes (over 64 MiB resident), forced by `QUAIL_EXEC_DELIVERIES=1`: the delivery
-    /// is the quail-remote program itself, not quail-send's forked code, and the message arrives.
-    @Test func execDeliveriesRunsTheProgram() throws {
-        let port = try LoopbackDNS.unusedPort()
-        let primary = try GatedPrimary(Self.primaryHost, port: port)
-        let home = try backup(port: port)
-        _ = try inject(home, "exec", to: ["user@partner.test"])
-        let send = try Daemon("quail-send", home: home, environment: ["QUAIL_EXEC_DELIVERIES": "1"])
-        defer { send.stop() }
-        #expect(waitUntil(20) { primary.busy() == 1 }, "\(send.log)")
-        #expect(send.log.contains("status: QUAIL_EXEC_DELIVERIES=1: every delivery runs "))
-        let sendPID = send.process.processIdentifier
-        let children = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
-            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            return stat.split(separator: ")").last?.split(separator: " ").dropFirst(1).first.flatMap { Int32($0) } == sendPID
-        }
-        let programs = children.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe") }
-        #expect(programs.count == 1 && programs.allSatisfy { $0.hasSuffix("/quail-remote") }, "\(programs)")
-        primary.open(replying: "accept")
-        #expect(waitUntil(20) { home.queueIsEmpty() }, "\(send.log)")
-        #expect(subjects(primary) == ["exec"])
-    }
-
     @Test func requeueClearsDownMarksAndSendsEverythingNow() throws {
         let port = try LoopbackDNS.unusedPort()
         let home = try backup(port: port)

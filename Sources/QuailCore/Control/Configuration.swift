@@ -39,9 +39,25 @@ public struct Configuration: Sendable {
     public static let remoteDeliveryFiles: Set<String> = ["me", "rcpthosts", "locals", "smtproutes", "resolvers",
                                                           "moreipme", "notipme", "timeoutconnect", "timeoutremote"]
 
+    /// Every control file a configuration is made of, for `ControlSnapshot`.
+    public static let fileNames: [String] = [
+        "me", "rcpthosts", "locals", "validrcptto", "smtproutes", "aliases", "databytes", "timeoutsmtpd",
+        "timeoutconnect", "timeoutremote", "concurrencyincoming", "concurrencyremote", "concurrencylocal",
+        "queuelifetime", "retryschedule", "probeinterval", "bouncefrom", "bouncehost", "doublebounceto",
+        "smtpgreeting", "badmailfrom", "resolvers", "moreipme", "notipme", "maildirroot",
+    ]
+
     /// Reads the control files under `home/control`; with `only`, just those, the rest taking their defaults.
     public init(home: QuailHome, only: Set<String>? = nil) throws(ControlError) {
-        let control = ControlDirectory(path: home.control.path, only: only)
+        try self.init(control: ControlDirectory(path: home.control.path, only: only), home: home)
+    }
+
+    /// The configuration the files of `snapshot` make: what quail-send parsed, for its delivery workers.
+    public init(snapshot: ControlSnapshot, home: QuailHome) throws(ControlError) {
+        try self.init(control: ControlDirectory(path: home.control.path, contents: snapshot.files), home: home)
+    }
+
+    private init(control: ControlDirectory, home: QuailHome) throws(ControlError) {
         me = try control.string("me", default: Environment.hostName).lowercased()
         rcpthosts = DomainList(try control.lines("rcpthosts")?.map(\.text) ?? [])
         locals = DomainList(try control.lines("locals")?.map(\.text) ?? [me])

@@ -11,10 +11,13 @@ public struct ControlDirectory: Sendable {
     public let path: String
     /// When set, only these files are read; any other reads as missing, so it takes its default.
     public let only: Set<String>?
+    /// When set, the files' bytes as read earlier (`ControlSnapshot`); the disk is not read at all.
+    public let contents: [String: [UInt8]]?
 
-    public init(path: String, only: Set<String>? = nil) {
+    public init(path: String, only: Set<String>? = nil, contents: [String: [UInt8]]? = nil) {
         self.path = path
         self.only = only
+        self.contents = contents
     }
 
     /// The entries of control file `name`, or `nil` when it does not exist.
@@ -23,13 +26,18 @@ public struct ControlDirectory: Sendable {
     public func lines(_ name: String) throws(ControlError) -> [ControlLine]? {
         if let only, !only.contains(name) { return nil }
         let bytes: [UInt8]?
+        if let contents { bytes = contents[name] } else { bytes = try read(name) }
+        guard let bytes else { return nil }
+        return ControlDirectory.parse(bytes)
+    }
+
+    /// The bytes of control file `name`, or `nil` when it does not exist.
+    public func read(_ name: String) throws(ControlError) -> [UInt8]? {
         do {
-            bytes = try FileIO.readFile(path + "/" + name)
+            return try FileIO.readFile(path + "/" + name)
         } catch {
             throw .unreadable(file: name, errno: error)
         }
-        guard let bytes else { return nil }
-        return ControlDirectory.parse(bytes)
     }
 
     /// Splits control-file text into its meaningful lines.

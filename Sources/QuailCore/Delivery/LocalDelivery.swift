@@ -17,9 +17,12 @@ public struct LocalDelivery: Sendable {
         self.submit = submit ?? { QueueClient().submit(message: $0, envelope: $1) }
     }
 
-    /// The program `quail-local SENDER RECIPIENT`: delivers the message on stdin, prints the report line on
-    /// stdout and returns the exit code. Its `main`, and quail-send's forked child, are this call.
-    public static func main(arguments: [String]) -> Int32 {
+    /// The program: `quail-local SENDER RECIPIENT` delivers the message on stdin, prints the report line on
+    /// stdout and returns the exit code; `quail-local --worker` serves quail-send (`DeliveryWorker`).
+    public static func main(arguments: [String], home: QuailHome = QuailHome()) -> Int32 {
+        if arguments == ["--worker"] {
+            return DeliveryWorker.serve("quail-local", home: home) { LocalWorker(configuration: $0) }
+        }
         // Temporary, not permanent: a caller's bug must not bounce the message.
         let result = arguments.count == 2 ? run(sender: arguments[0], recipient: arguments[1]) : .deferred(LocalReply.usage)
         try? FileIO.writeAll(STDOUT_FILENO, result.reportLine)

@@ -30,7 +30,7 @@ struct DeliveryTask {
     let recipients: [Int]
 }
 
-/// A delivery program that is running.
+/// A delivery a worker is doing.
 struct RunningDelivery {
     let number: Int
     let id: QueueID
@@ -38,16 +38,6 @@ struct RunningDelivery {
     let channel: Channel
     /// For a remote delivery, the destination it goes to.
     let destination: String?
-    /// The read end of the child's stdout, or -1 once it reached its end.
-    var stdout: Int32
-    var output: [UInt8] = []
-    var exitStatus: Int32?
-    /// A remote delivery's stdout is a Unix socket, which can carry back the SMTP session it kept open.
-    var returnedSession: Int32 = -1
-    /// When the session it was handed (if any) was first kept, so that a session's age spans its deliveries.
-    var sessionBorn: Int?
-
-    var isComplete: Bool { stdout < 0 && exitStatus != nil }
 }
 
 /// A first-in, first-out queue that does not shift its storage on every removal.

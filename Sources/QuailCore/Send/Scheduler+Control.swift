@@ -82,7 +82,9 @@ extension Scheduler {
             let whole = indices.count == message.state.recipients.filter({ $0.status == .pending }).count
             message.state.delete(indices, bounce: bounce)
             for index in indices { message.parked.remove(index) }
-            let isRunning = running.values.contains { $0.id == message.id && !Set($0.recipients).isDisjoint(with: indices) }
+            let isRunning = workers.values.contains { worker in
+                worker.delivery.map { $0.id == message.id && !Set($0.recipients).isDisjoint(with: indices) } ?? false
+            }
             let addresses = whole ? "" : " for " + indices.map { message.state.recipients[$0].address }.joined(separator: ",")
             Diagnostics.log("qctl msg \(message.id): deleted\(addresses)\(bounce ? ", bouncing" : "")"
                             + (isRunning ? " once its running delivery ends" : ""))

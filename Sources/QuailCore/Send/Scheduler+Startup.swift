@@ -33,7 +33,6 @@ extension Scheduler {
         timers.reserveCapacity(unread.count)
         backlog = Backlog(unread, now: now)
         if !backlog.isEmpty { Diagnostics.log("status: \(backlog.total) queued messages; reading their state, the earliest due first") }
-        if execDeliveries { Diagnostics.log("status: QUAIL_EXEC_DELIVERIES=1: every delivery runs \(localProgram) or \(remoteProgram)") }
         try openFIFOs()
         scanTodo()
         return true

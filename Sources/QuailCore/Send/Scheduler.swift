@@ -1,38 +1,37 @@
 import Glibc
 
-/// quail-send: the one long-running scheduler. It takes in new messages, runs deliveries as child
-/// programs within the concurrency limits, records results, retries, bounces and cleans up.
-/// qmail: qmail-send with qmail-lspawn, qmail-rspawn and qmail-clean.
+/// quail-send: the one long-running scheduler. It takes in new messages, hands deliveries to long-lived
+/// workers (`quail-remote --worker`, `quail-local --worker`) within the concurrency limits, records results,
+/// retries, bounces and cleans up. qmail: qmail-send with qmail-lspawn, qmail-rspawn and qmail-clean.
 ///
 /// Single-threaded: one `poll` loop watches the signal pipe, the trigger and control FIFOs and every
-/// child's stdout; timers live in one heap. Nothing here scans the whole queue in steady state.
+/// worker's stdout; timers live in one heap. Nothing here scans the whole queue in steady state.
 public final class Scheduler {
     let home: QuailHome
     let layout: QueueLayout
     let store: QueueStore
     var config: Configuration
+    /// The bytes `config` was parsed from, which every worker gets as its configuration.
+    var snapshot: ControlSnapshot
+    /// Counts reloads: a worker of an older generation retires once idle.
+    var generation = 0
     let localProgram: String
     let remoteProgram: String
-    /// `QUAIL_EXEC_DELIVERIES=1`: always run the delivery programs, never fork their code (see `startChild`).
-    let execDeliveries: Bool
 
     var messages: [QueueID: QueuedMessage] = [:]
     var timers = TimerHeap()
     var ready: [Channel: FIFO<DeliveryTask>] = [.local: FIFO(), .remote: FIFO()]
-    var running: [pid_t: RunningDelivery] = [:]
+    /// The delivery workers by pid, idle, busy or retiring.
+    var workers: [pid_t: Worker] = [:]
+    /// Busy workers per channel.
     var runningCount: [Channel: Int] = [.local: 0, .remote: 0]
     var deliveryCounter = 0
-    /// This process's resident size as last read (`startChild`), and the second it was read in.
-    var residentSize: (bytes: Int?, second: Int) = (nil, -1)
-    let codeInHugePages: Int
     /// Spool files whose envelope is damaged: reported once, then left for the admin.
     var damaged: Set<QueueID> = []
     /// Remote destinations that are down or have messages parked for them.
     var destinations: [String: Destination] = [:]
     /// Taken-in messages whose state is not read yet (start-up).
     var backlog = Backlog()
-    /// Idle SMTP sessions kept open by quail-remote children, for the next delivery to the same destination.
-    var connections = ConnectionCache()
 
     let signals: SignalPipe
     /// The spool's owner lock (`QueueLock`), taken at start-up and held until the process exits.
@@ -43,22 +42,19 @@ public final class Scheduler {
 
     /// How often `todo/` is listed even without a trigger, in case a wake-up was lost.
     static let rescanInterval = 60
-    /// The resident size up to which deliveries are forked rather than spawned (see `startChild`).
-    static let forkLimit = 64 << 20
     /// How long SIGTERM waits for running deliveries; DESIGN.md promises an exit within 45 s.
     static let stopGrace = 30
 
-    /// `codeInHugePages`: what `HugeText.adopt()` moved, which the fork limit leaves out: a fork copies one
-    /// page-table entry per 2 MiB of it, and nothing of it is written.
-    public init(home: QuailHome, codeInHugePages: Int = 0) throws(SchedulerError) {
+    public init(home: QuailHome) throws(SchedulerError) {
         self.home = home
-        self.codeInHugePages = codeInHugePages
         layout = home.queue
         store = QueueStore(layout: layout)
-        do { config = try Configuration(home: home) } catch { throw .control(error) }
+        do {
+            snapshot = try ControlSnapshot.read(home)
+            config = try Configuration(snapshot: snapshot, home: home)
+        } catch { throw .control(error) }
         localProgram = ChildProcess.locate("quail-local")
         remoteProgram = ChildProcess.locate("quail-remote")
-        execDeliveries = Environment.value("QUAIL_EXEC_DELIVERIES") == "1"
         do {
             signals = try SignalPipe([SIGCHLD, SIGHUP, SIGALRM, SIGTERM, SIGINT])
         } catch { throw .system("cannot create the signal pipe", error) }
@@ -71,12 +67,11 @@ public final class Scheduler {
             Diagnostics.log("status: exiting")
             return 0
         }
-        if !execDeliveries { RemoteDelivery.rehearse(config: config) }
         logStatus()
         while true {
             let now = MailDate.now()
-            connections.expire(now: ConnectionCache.now())
             if stopDeadline == nil {
+                retireIdleWorkers(now: now)
                 readBacklog()
                 startProbes(now)
                 releaseDue(now)
@@ -85,9 +80,8 @@ public final class Scheduler {
                     scanTodo()
                     nextRescan = now + Scheduler.rescanInterval
                 }
-            } else if running.isEmpty || now >= stopDeadline! {
-                if !running.isEmpty { SendLog.warning("exiting with \(running.count) deliveries unfinished; they will be retried") }
-                connections.endAll()
+            } else if busyWorkers == 0 || now >= stopDeadline! {
+                stopWorkers()
                 Diagnostics.log("status: exiting")
                 return 0
             }
@@ -100,20 +94,20 @@ public final class Scheduler {
         var wake = stopDeadline ?? nextRescan
         if stopDeadline == nil, let due = timers.nextDue { wake = min(wake, due) }
         if stopDeadline == nil, let probe = nextProbeTime { wake = min(wake, probe) }
-        // SIGCHLD is the wake-up for ended children, but a second's poll keeps a lost one from stalling them.
-        // Idle kept sessions must be ended on time too.
-        let ceiling = running.isEmpty && connections.isEmpty ? 3600 : 1
+        if stopDeadline == nil, let retirement = nextIdleRetirement { wake = min(wake, retirement) }
+        // SIGCHLD is the wake-up for ended workers, but a second's poll keeps a lost one from stalling them.
+        let ceiling = busyWorkers == 0 ? 3600 : 1
         return Int32(max(0, min(wake - now, ceiling)) * 1000)
     }
 
     private func waitForEvents(timeout: Int32) {
         var watched = [pollfd(fd: signals.readEnd, events: Int16(POLLIN), revents: 0)]
         for fifo in fifos { watched.append(pollfd(fd: fifo.read, events: Int16(POLLIN), revents: 0)) }
-        let children = running.filter { $0.value.stdout >= 0 }.map(\.key)
-        for pid in children { watched.append(pollfd(fd: running[pid]!.stdout, events: Int16(POLLIN), revents: 0)) }
+        let listening = workers.values.filter { $0.results >= 0 }
+        for worker in listening { watched.append(pollfd(fd: worker.results, events: Int16(POLLIN), revents: 0)) }
         let count = poll(&watched, nfds_t(watched.count), timeout)
         guard count > 0 else {
-            if !running.isEmpty { reapChildren() }
+            if !workers.isEmpty { reapChildren() }
             return
         }
         if watched[0].revents != 0 { handleSignals() }
@@ -122,8 +116,8 @@ public final class Scheduler {
             scanTodo()
         }
         if watched[2].revents != 0 { handleControl(String(decoding: drain(fifos[1].read), as: UTF8.self)) }
-        for (offset, pid) in children.enumerated() where watched[3 + offset].revents != 0 {
-            readOutput(of: pid)
+        for (offset, worker) in listening.enumerated() where watched[3 + offset].revents != 0 {
+            readResults(of: worker)
         }
     }
 
@@ -135,21 +129,39 @@ public final class Scheduler {
             case SIGALRM: makeEverythingDue()
             default:
                 if stopDeadline == nil {
-                    Diagnostics.log("status: stopping, waiting for \(running.count) deliveries")
+                    Diagnostics.log("status: stopping, waiting for \(busyWorkers) deliveries")
+                    for worker in workers.values where worker.delivery == nil { worker.retire() }
                     stopDeadline = MailDate.now() + Scheduler.stopGrace
                 }
             }
         }
     }
 
+    /// Rereads the control files. Workers of the old generation retire once idle, so new deliveries run with the
+    /// new configuration and the program's binary as it is on disk now; a kept session that may lead where a new
+    /// smtproutes no longer does ends with its worker.
     func reloadControl() {
         do {
-            config = try Configuration(home: home)
-            // A kept session may lead where a new smtproutes no longer does.
-            connections.endAll()
+            let newSnapshot = try ControlSnapshot.read(home)
+            config = try Configuration(snapshot: newSnapshot, home: home)
+            snapshot = newSnapshot
+            generation += 1
+            retireIdleWorkers(now: MailDate.now())
             Diagnostics.log("status: reread control files")
         } catch {
             SendLog.alert("keeping the previous configuration: \(error)")
+        }
+    }
+
+    var busyWorkers: Int { runningCount[.local]! + runningCount[.remote]! }
+
+    /// At exit: every worker is told to finish; one still busy after the grace period is stopped, and the
+    /// recipients it had are retried at the next start (a delivery cut before its end of data delivered nothing).
+    private func stopWorkers() {
+        if busyWorkers > 0 { SendLog.warning("exiting with \(busyWorkers) deliveries unfinished; they will be retried") }
+        for worker in workers.values {
+            worker.retire()
+            if worker.delivery != nil { kill(worker.pid, SIGTERM) }
         }
     }
 

@@ -1,8 +1,7 @@
 import Glibc
 
 /// Hands an open descriptor to another process over a Unix socket (`SCM_RIGHTS`), along with some payload.
-/// quail-smtpd's listener gives each accepted connection to an idle session process this way, and quail-remote
-/// gives a kept SMTP session back to quail-send.
+/// quail-smtpd's listener gives each accepted connection to an idle session process this way.
 public enum DescriptorPassing {
     /// `CMSG_SPACE(sizeof(int))`: the control header, then the descriptor padded to the header's alignment.
     private static let controlSpace = MemoryLayout<cmsghdr>.stride + 8

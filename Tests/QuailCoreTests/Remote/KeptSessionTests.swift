@@ -53,39 +53,14 @@ import Testing
         #expect(server.sent.last == "QUIT\r\n")
     }
 
-    @Test func theHandoverTextRoundTrips() throws {
+    @Test func aSessionIsQuietUntilTheServerSpeaksOrCloses() throws {
         var ends: [Int32] = [0, 0]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
         defer { close(ends[1]) }
         let session = KeptSession(connection: SMTPConnection(adopting: ends[0], timeout: .seconds(1)), host: "mx.d.test",
                                   address: "127.0.0.2", extensions: ["SIZE", "PIPELINING"])
-        #expect(session.handoverText == "mx.d.test 127.0.0.2 PIPELINING SIZE")
-        #expect(KeptSession.handoverText(ofLine: "C" + session.handoverText) == session.handoverText)
-        #expect(KeptSession.handoverText(ofLine: "Hup mx.d.test 127.0.0.2") == nil)
         #expect(session.isQuiet)
         _ = write(ends[1], "421 idle\r\n", 10)
         #expect(!session.isQuiet)
-    }
-
-    @Test func aSessionIsHandedOverWithItsLine() throws {
-        var ends: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
-        defer { close(ends[0]); close(ends[1]) }
-        var server: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &server) == 0)
-        defer { close(server[1]) }
-        let session = KeptSession(connection: SMTPConnection(adopting: server[0], timeout: .seconds(1)), host: "mx",
-                                  address: "127.0.0.2", extensions: [])
-        #expect(session.handBack(over: ends[0]))
-        var buffer = [UInt8](repeating: 0, count: 100)
-        let received = buffer.withUnsafeMutableBytes { bytes in try? DescriptorPassing.read(ends[1], into: bytes) }
-        let (count, fd) = try #require(received)
-        #expect(String(decoding: buffer[..<count], as: UTF8.self) == "Cmx 127.0.0.2\n")
-        #expect(fd != nil)
-        if let fd { close(fd) }
-        // Not a socket: nothing to hand back to, so the caller ends the session itself.
-        let pipeEnds = try FileIO.makePipe()
-        defer { close(pipeEnds.read); close(pipeEnds.write) }
-        #expect(!session.handBack(over: pipeEnds.write))
     }
 }
