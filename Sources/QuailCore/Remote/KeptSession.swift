@@ -63,6 +63,12 @@ public struct KeptSession {
         _ = try? connection.readReply()
     }
 
+    /// Ends a session that cannot carry the message, without a word: on one out of step with us, a QUIT could be
+    /// read as anything, even as message content, and its reply might never come.
+    public func drop() {
+        _ = shutdown(connection.fd, Int32(SHUT_RDWR))
+    }
+
     /// The keywords and host of a handover line (`C` and the handover text), for quail-send.
     public static func handoverText(ofLine line: some StringProtocol) -> String? {
         line.hasPrefix("C") ? String(line.dropFirst()) : nil

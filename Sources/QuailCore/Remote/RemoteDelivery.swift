@@ -27,11 +27,15 @@ public struct RemoteDelivery {
     public func deliver(domain: String, sender: String, recipients: [String], message: [UInt8],
                         reusing kept: KeptSession? = nil) -> (report: RemoteReport, kept: KeptSession?) {
         let client = SMTPClient(me: config.me, sender: sender, recipients: recipients, message: message)
-        // A session the server closed or spoke on while idle delivered nothing: fall through to a fresh one.
-        if let kept, kept.isQuiet,
-           let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: "\(kept.host) [\(kept.address)]") {
-            return (RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address)),
-                    extensions == nil ? nil : kept)
+        // A session the server closed or spoke on while idle, or one that failed or was out of step before the
+        // content went out, delivered nothing: fall through to a fresh one.
+        if let kept {
+            if kept.isQuiet,
+               let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: "\(kept.host) [\(kept.address)]") {
+                return (RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address)),
+                        extensions == nil ? nil : kept)
+            }
+            kept.drop()
         }
         let targets: [Target]
         switch findTargets(for: domain) {
