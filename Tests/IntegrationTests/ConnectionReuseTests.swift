@@ -132,7 +132,7 @@ import Testing
             if let spoken { _ = write(ends[1], spoken, spoken.utf8.count) }
             close(ends[1])
             let lines = try remote(home, handing: ends[0], "gone.test 127.0.0.9 PIPELINING")
-            #expect(lines == ["K250 2.0.0 queued as \(number)", "Hup \(Self.primaryHost) \(Self.primaryHost)"])
+            #expect(lines == ["K250 2.0.0 queued as \(number)", "Hup [\(Self.primaryHost)] \(Self.primaryHost)"])
         }
         #expect(primary.connections() == 3)
         #expect(primary.messages().count == 3)
