@@ -145,8 +145,9 @@ public final class Scheduler {
     func reloadControl() {
         do {
             config = try Configuration(home: home)
-            // A kept session may lead where a new smtproutes no longer does.
+            // A kept session may lead where a new smtproutes no longer does; so may a parked recipient.
             connections.endAll()
+            resortParked()
             Diagnostics.log("status: reread control files")
         } catch {
             SendLog.alert("keeping the previous configuration: \(error)")
