@@ -35,6 +35,33 @@ import Testing
         #expect(workers.count == 1, "one exec'd quail-remote worker: \(workers)")
     }
 
+    /// Good and refused messages interleaved, one delivery at a time over one kept session, to a primary that
+    /// refuses some recipients at RCPT and answers a nested MAIL with 503, as Postfix does (aiosmtpd): every good
+    /// message is delivered and only the refused ones bounce, with and without PIPELINING.
+    @Test(arguments: [false, true])
+    func goodMailAfterARefusedTransactionOnAKeptSessionIsDelivered(pipelining: Bool) throws {
+        let port = try LoopbackDNS.unusedPort()
+        let primary = try RecordingPrimary(Self.primaryHost, port: port, pipelining: pipelining)
+        let home = try backup(port: port, "interleaved-\(pipelining)")
+        home.control("locals", "example.test")
+        home.control("concurrencyremote", "1")
+        for number in 1...6 {
+            let recipient = number.isMultiple(of: 2) ? "user@partner.test" : "reject\(number)@partner.test"
+            #expect(try home.inject("Subject: \(number)\n\nbody \(number)\n", to: [recipient], from: "sender@example.test").status == 0)
+        }
+        let send = try Daemon("quail-send", home: home)
+        defer { send.stop() }
+        #expect(waitUntil(30) { home.queueIsEmpty() }, "\(send.log)")
+        #expect(primary.messages().count == 3, "\(send.log)")
+        let bounces = home.maildirNew("sender", "example.test").map { home.read($0) }
+        #expect(bounces.count == 3, "\(send.log)")
+        for number in [1, 3, 5] {
+            #expect(bounces.filter { $0.contains("Final-Recipient: rfc822; reject\(number)@partner.test") }.count == 1)
+        }
+        #expect(!bounces.contains { $0.contains("user@partner.test") })
+        #expect(primary.connections() == 1, "\(send.log)")
+    }
+
     /// A worker starts with none of quail-send's signal handlers: SIGTERM ends it, and the delivery it was doing
     /// is deferred, not lost and not bounced.
     @Test func aWorkerHasNoneOfQuailSendsSignalHandlers() throws {

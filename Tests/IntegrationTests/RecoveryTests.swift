@@ -74,6 +74,53 @@ import Testing
         send.stop()
     }
 
+    func flush(_ home: TestHome, _ arguments: String...) throws {
+        let outcome = try Programs.run("quail-qctl", ["flush"] + arguments, environment: home.environment)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+    }
+
+    /// A message parked behind a primary that is down; smtproutes then sends partner.test to a primary that works,
+    /// SIGHUP rereads it, and quail-qctl flush follows. The old destination's next probe is an hour away, so only
+    /// the reload's re-sorting and the flush can deliver it within seconds.
+    @Test func aFlushAfterARouteChangeDelivers() throws {
+        let port = try LoopbackDNS.unusedPort()
+        let home = try backup(port: port, probeInterval: 3600)
+        #expect(try home.inject("Subject: rerouted\n\nbody\n", to: ["user@partner.test"], from: "a@example.org").status == 0)
+        let send = try home.startSend()
+        #expect(waitUntil(20) { heldCount(home) == 1 && send.log.contains("is down") }, "\(send.log)")
+        let primary = try RecordingPrimary("127.0.0.3", port: port)
+        home.control("smtproutes", "partner.test:[127.0.0.3]:\(port)")
+        send.signal(SIGHUP)
+        #expect(waitUntil(10) { send.log.contains("status: reread control files") }, "\(send.log)")
+        try flush(home)
+        #expect(waitUntil(10) { primary.messages().count == 1 }, "\(send.log)")
+        #expect(waitUntil(10) { home.queueIsEmpty() })
+        send.stop()
+    }
+
+    /// A flush while the primary is down runs its probe at once: one more connection attempt, not one per
+    /// message. Once the primary is back, the next flush's probe succeeds and the whole backlog follows it.
+    @Test func aFlushOfADownDestinationProbesOnceAndTheBacklogFollowsItsSuccess() throws {
+        let port = try LoopbackDNS.unusedPort()
+        let home = try backup(port: port, probeInterval: 3600)
+        let send = try home.startSend()
+        for number in 0..<5 {
+            #expect(try home.inject("Subject: held \(number)\n\nbody\n", to: ["user@partner.test"], from: "a@example.org").status == 0)
+        }
+        #expect(waitUntil(30) { heldCount(home) == 5 }, "\(send.log)")
+        let before = startCount(send)
+        try flush(home)
+        #expect(waitUntil(10) { startCount(send) == before + 1 }, "\(send.log)")
+        #expect(!waitUntil(2) { startCount(send) > before + 1 }, "a flush of a destination that is down tried each message:\n\(send.log)")
+        #expect(heldCount(home) == 5)
+
+        let primary = try RecordingPrimary(Self.primaryHost, port: port)
+        try flush(home, "partner.test")
+        #expect(waitUntil(15) { primary.messages().count == 5 }, "\(send.log)")
+        #expect(waitUntil(10) { home.queueIsEmpty() })
+        send.stop()
+    }
+
     @Test func aRemoteRefusalBouncesWithTheRemoteText() throws {
         let port = try LoopbackDNS.unusedPort()
         let primary = try RecordingPrimary(Self.primaryHost, port: port)
@@ -95,7 +142,9 @@ import Testing
             print(m.get_content_type(), len(blocks), blocks[0]['Final-Recipient'], blocks[0]['Status'],
                   blocks[0]['Remote-MTA'], '|', blocks[0]['Diagnostic-Code'])
             """, input: Array(bounce))
-        #expect(parsed == "multipart/report 1 rfc822; rejectme@partner.test 5.1.1 dns; 127.0.0.2 | smtp; 550 5.1.1 no such user rejectme")
+        // The primary is an [ip] literal in smtproutes: named as such, not as if the address were a DNS name.
+        #expect(parsed == "multipart/report 1 rfc822; rejectme@partner.test 5.1.1 dns; [127.0.0.2] | smtp; 550 5.1.1 no such user rejectme")
+        #expect(String(decoding: bounce, as: UTF8.self).contains("<rejectme@partner.test>:\n[127.0.0.2] said: 550 5.1.1 no such user rejectme\n"))
     }
 
     @Test func theBestMXKeepsTheMailAndSaysWhy() throws {

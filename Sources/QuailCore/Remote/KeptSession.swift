@@ -29,4 +29,10 @@ public struct KeptSession {
         _ = try? connection.send(Array("QUIT\r\n".utf8))
         _ = try? connection.readReply()
     }
+
+    /// Ends a session that cannot carry the message, without a word: on one out of step with us, a QUIT could be
+    /// read as anything, even as message content, and its reply might never come.
+    public func drop() {
+        _ = shutdown(connection.fd, Int32(SHUT_RDWR))
+    }
 }

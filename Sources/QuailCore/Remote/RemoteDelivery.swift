@@ -16,9 +16,19 @@ public struct RemoteDelivery {
 
     /// One address to try: the host's name, the address, the port.
     struct Target {
+        /// The name the route or MX record gave, or for an `[ip]` relay the address literal itself (RFC 5321
+        /// §4.1.3), which is what the `Hup` line and a bounce's `Remote-MTA` then name.
         var host: String
         var address: String
         var port: Int
+
+        /// How texts of our own name the server: `mx.example.com [192.0.2.1]`, or just the literal.
+        var label: String { RemoteDelivery.label(host: host, address: address) }
+    }
+
+    /// `host [address]`, or only `host` when it is the address literal already.
+    static func label(host: String, address: String) -> String {
+        RemoteRoute.literalAddress(host) == address ? host : "\(host) [\(address)]"
     }
 
     /// Delivers `message` (LF line ends, as spooled) from `sender` to `recipients`, all at `domain`: on `kept`,
@@ -27,11 +37,15 @@ public struct RemoteDelivery {
     public func deliver(domain: String, sender: String, recipients: [String], message: [UInt8],
                         reusing kept: KeptSession? = nil) -> (report: RemoteReport, kept: KeptSession?) {
         let client = SMTPClient(me: config.me, sender: sender, recipients: recipients, message: message)
-        // A session the server closed or spoke on while idle delivered nothing: fall through to a fresh one.
-        if let kept, kept.isQuiet,
-           let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: "\(kept.host) [\(kept.address)]") {
-            return (RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address)),
-                    extensions == nil ? nil : kept)
+        // A session the server closed or spoke on while idle, or one that failed or was out of step before the
+        // content went out, delivered nothing: fall through to a fresh one.
+        if let kept {
+            if kept.isQuiet,
+               let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: Self.label(host: kept.host, address: kept.address)) {
+                return (RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address)),
+                        extensions == nil ? nil : kept)
+            }
+            kept.drop()
         }
         let targets: [Target]
         switch findTargets(for: domain) {
@@ -46,13 +60,13 @@ public struct RemoteDelivery {
                     to: target.address, port: target.port, connectTimeout: .seconds(config.timeoutConnect),
                     replyTimeout: .seconds(config.timeoutRemote))
             } catch {
-                last = "\(target.host) [\(target.address)]: \(error)"
+                last = "\(target.label): \(error)"
                 continue
             }
-            let (outcome, extensions) = client.runKeeping(on: connection, host: "\(target.host) [\(target.address)]")
+            let (outcome, extensions) = client.runKeeping(on: connection, host: target.label)
             switch outcome {
             case .unreachable(let reason):
-                last = "\(target.host) [\(target.address)]: \(reason)"
+                last = "\(target.label): \(reason)"
             case .spoke(let results):
                 let session = extensions.map { KeptSession(connection: connection, host: target.host, address: target.address, extensions: $0) }
                 return (RemoteReport(results: results, destination: .up(host: target.host, address: target.address)), session)
@@ -81,7 +95,7 @@ public struct RemoteDelivery {
         switch RemoteRoute.decide(for: domain, config: config) {
         case .relay(let host, let port):
             if let address = RemoteRoute.literalAddress(host) {
-                return .success([Target(host: address, address: address, port: port)])
+                return .success([Target(host: RemoteRoute.literal(address), address: address, port: port)])
             }
             return resolver().flatMap { resolver in
                 switch resolver.addresses(of: host) {

@@ -34,4 +34,9 @@ public enum RemoteRoute: Sendable, Equatable {
         if inner.lowercased().hasPrefix("ipv6:") { inner = inner.dropFirst(5) }
         return DNSAddress.octets(String(inner)).map { DNSAddress.text($0[...]) }
     }
+
+    /// The RFC 5321 §4.1.3 address literal of `address` (canonical text): `[192.0.2.1]`, `[IPv6:2001:db8::1]`.
+    public static func literal(_ address: String) -> String {
+        address.contains(":") ? "[IPv6:\(address)]" : "[\(address)]"
+    }
 }

@@ -46,20 +46,21 @@ public struct SMTPClient {
         case .ready(let offered): extensions = offered
         case .ended(let outcome): return (outcome, nil)
         }
-        let (results, end) = transaction(on: transport, extensions: extensions, host: host)
+        let (results, end) = transaction(on: transport, extensions: extensions, host: host, reused: false)
         if end == .closing { quit(transport) }
         return (.spoke(results), end == .reusable ? extensions : nil)
     }
 
     /// One more transaction on a session kept open by an earlier delivery (`runKeeping`), with the keywords its
-    /// EHLO offered. `nil` when the server answered nothing at all before the connection failed: an idle
-    /// connection the server has closed meanwhile, on which nothing was delivered, so a fresh one may be tried.
+    /// EHLO offered; it starts with RSET, as Postfix's client does, since the last transaction may have ended
+    /// before DATA. `nil` when the session failed, or showed it is out of step with us, before the message's
+    /// content went out: nothing was delivered on it, and a fresh connection takes the message (DESIGN.md,
+    /// "No process tricks").
     public func reuse(_ transport: some SMTPTransport, extensions: Set<String>, host: String)
         -> (results: [DeliveryResult], extensions: Set<String>?)?
     {
-        let counting = CountingTransport(transport)
-        let (results, end) = transaction(on: counting, extensions: extensions, host: host)
-        if counting.replies == 0 && end == .broken { return nil }
+        let (results, end) = transaction(on: transport, extensions: extensions, host: host, reused: true)
+        if end == .abandoned { return nil }
         if end == .closing { quit(transport) }
         return (results, end == .reusable ? extensions : nil)
     }
@@ -106,17 +107,34 @@ public struct SMTPClient {
         case closing
         /// The connection failed: nothing more can be said on it.
         case broken
+        /// On a reused session, a reply out of step with us or a failed connection ended the transaction before
+        /// the content went out: nothing was delivered, and nothing more may be said on this session.
+        case abandoned
     }
 
-    /// MAIL to the end of DATA on a greeted session; no QUIT. The results, and how the session stands.
-    private func transaction(on transport: some SMTPTransport, extensions: Set<String>, host: String)
+    /// How far the envelope got.
+    private enum Envelope {
+        /// DATA got its 354: these recipients were accepted and the content follows.
+        case accepted([Int])
+        /// The transaction ends here, every result known.
+        case ended
+        /// A reply showed the reused session out of step with us (`isOutOfStep`).
+        case outOfStep
+    }
+
+    /// MAIL to the end of DATA on a greeted session, after RSET on a `reused` one; no QUIT. The results, and how
+    /// the session stands.
+    private func transaction(on transport: some SMTPTransport, extensions: Set<String>, host: String, reused: Bool)
         -> (results: [DeliveryResult], end: SessionEnd)
     {
         var results = [DeliveryResult?](repeating: nil, count: recipients.count)
-        let watched = CountingTransport(transport)
+        var contentSent = false
+        let watched = WatchingTransport(transport)
         do {
-            try transact(on: watched, extensions: extensions, results: &results)
+            let inStep = try transact(on: watched, extensions: extensions, reused: reused, results: &results, contentSent: &contentSent)
+            if !inStep { return ([], .abandoned) }
         } catch {
+            if reused && !contentSent { return ([], .abandoned) }
             let text = RemoteReply.connectionLost(host, error)
             return (results.map { $0 ?? .deferred(text) }, .broken)
         }
@@ -125,14 +143,15 @@ public struct SMTPClient {
     }
 
     /// Fills `results` as outcomes become final, so that a lost connection leaves exactly the unfinished
-    /// recipients empty.
-    private func transact(on transport: some SMTPTransport, extensions: Set<String>, results: inout [DeliveryResult?])
-        throws(RemoteConnectionError)
+    /// recipients empty; `contentSent` once the message itself starts to go out. False when a reply on a
+    /// `reused` session showed it out of step: the transaction is abandoned before the content.
+    private func transact(on transport: some SMTPTransport, extensions: Set<String>, reused: Bool,
+                          results: inout [DeliveryResult?], contentSent: inout Bool) throws(RemoteConnectionError) -> Bool
     {
         // An address with a line break would smuggle a command of its own into the session.
         guard !Self.breaksLine(sender) else {
             results = results.map { _ in .failed(RemoteReply.unsafeAddress(sender)) }
-            return
+            return true
         }
         let payload = DataEncoder.encode(message)
         let path = sender == Self.doubleBounceSender ? "" : sender
@@ -143,50 +162,72 @@ public struct SMTPClient {
         for (index, recipient) in recipients.enumerated() {
             if Self.breaksLine(recipient) { results[index] = .failed(RemoteReply.unsafeAddress(recipient)) } else { sendable.append(index) }
         }
-        guard !sendable.isEmpty else { return }
+        guard !sendable.isEmpty else { return true }
         let envelope = extensions.contains("PIPELINING")
-            ? try pipelinedEnvelope(transport, mailLine, sendable, &results)
-            : try lockstepEnvelope(transport, mailLine, sendable, &results)
-        guard let accepted = envelope else { return }
-        try transport.send(payload)
-        let final = try transport.readReply()
-        for index in accepted { results[index] = final.result() }
+            ? try pipelinedEnvelope(transport, mailLine, sendable, reused, &results)
+            : try lockstepEnvelope(transport, mailLine, sendable, reused, &results)
+        switch envelope {
+        case .outOfStep: return false
+        case .ended: return true
+        case .accepted(let accepted):
+            contentSent = true
+            try transport.send(payload)
+            let final = try transport.readReply()
+            for index in accepted { results[index] = final.result() }
+            return true
+        }
     }
 
-    /// MAIL, RCPT per recipient and DATA, each waiting for its reply. The recipients accepted when DATA got its
-    /// 354; `nil` when the transaction ends here (`results` then holds every outcome).
-    private func lockstepEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Int],
-                                  _ results: inout [DeliveryResult?]) throws(RemoteConnectionError) -> [Int]? {
+    /// On a reused session, whether `reply` shows the session out of step with us: any failure before the first
+    /// RCPT reply (to RSET or MAIL), or a 503 (bad sequence of commands) after it. Such a reply says nothing about
+    /// the message; a nested MAIL after a transaction that ended early gets a 503 from Postfix and aiosmtpd alike.
+    private static func isOutOfStep(_ reply: ServerReply, beforeRecipients: Bool) -> Bool {
+        beforeRecipients ? !(200..<300).contains(reply.code) : reply.code == 503
+    }
+
+    /// RSET on a `reused` session, then MAIL, RCPT per recipient and DATA, each waiting for its reply. `.ended`
+    /// leaves every outcome in `results`.
+    private func lockstepEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Int], _ reused: Bool,
+                                  _ results: inout [DeliveryResult?]) throws(RemoteConnectionError) -> Envelope {
+        if reused, Self.isOutOfStep(try command(transport, "RSET"), beforeRecipients: true) { return .outOfStep }
         try transport.send(Array(mailLine.utf8))
         let mail = try transport.readReply()
+        if reused, Self.isOutOfStep(mail, beforeRecipients: true) { return .outOfStep }
         guard mail.isPositive else {
             for index in sendable { results[index] = mail.result() }
-            return nil
+            return .ended
         }
         var accepted: [Int] = []
         for index in sendable {
             let reply = try command(transport, "RCPT TO:<\(recipients[index])>")
+            if reused, Self.isOutOfStep(reply, beforeRecipients: false) { return .outOfStep }
             if reply.isPositive { accepted.append(index) } else { results[index] = reply.result() }
         }
-        guard !accepted.isEmpty else { return nil }
+        guard !accepted.isEmpty else { return .ended }
         let data = try command(transport, "DATA")
+        if reused, Self.isOutOfStep(data, beforeRecipients: false) { return .outOfStep }
         return started(data, accepted, &results)
     }
 
-    /// The same in one write (RFC 2920); every reply is read, in order, whatever came before it. A DATA that got
-    /// 354 although no recipient was accepted is ended with a lone dot, as RFC 2920 §3.1 asks.
-    private func pipelinedEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Int],
-                                   _ results: inout [DeliveryResult?]) throws(RemoteConnectionError) -> [Int]? {
-        var batch = mailLine
+    /// The same in one write (RFC 2920; RSET may lead the group, §3.1); every reply is read, in order, whatever
+    /// came before it, unless one shows the session out of step. A DATA that got 354 although no recipient was
+    /// accepted is ended with a lone dot, as RFC 2920 §3.1 asks.
+    private func pipelinedEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Int], _ reused: Bool,
+                                   _ results: inout [DeliveryResult?]) throws(RemoteConnectionError) -> Envelope {
+        var batch = reused ? "RSET\r\n" + mailLine : mailLine
         for index in sendable { batch += "RCPT TO:<\(recipients[index])>\r\n" }
         batch += "DATA\r\n"
         try transport.send(Array(batch.utf8))
+        if reused, Self.isOutOfStep(try transport.readReply(), beforeRecipients: true) { return .outOfStep }
         let mail = try transport.readReply()
+        if reused, Self.isOutOfStep(mail, beforeRecipients: true) { return .outOfStep }
         var accepted: [Int] = []
         for index in sendable {
             let reply = try transport.readReply()
             if !mail.isPositive {
                 results[index] = mail.result()
+            } else if reused, Self.isOutOfStep(reply, beforeRecipients: false) {
+                return .outOfStep
             } else if reply.isPositive {
                 accepted.append(index)
             } else {
@@ -199,18 +240,19 @@ public struct SMTPClient {
                 try transport.send(Array(".\r\n".utf8))
                 _ = try transport.readReply()
             }
-            return nil
+            return .ended
         }
+        if reused, Self.isOutOfStep(data, beforeRecipients: false) { return .outOfStep }
         return started(data, accepted, &results)
     }
 
     /// `accepted` when DATA got its 354; otherwise their results are DATA's reply and the transaction ends.
-    private func started(_ data: ServerReply, _ accepted: [Int], _ results: inout [DeliveryResult?]) -> [Int]? {
+    private func started(_ data: ServerReply, _ accepted: [Int], _ results: inout [DeliveryResult?]) -> Envelope {
         guard data.code == 354 else {
             for index in accepted { results[index] = data.isPositive ? .deferred("\(data)") : data.result() }
-            return nil
+            return .ended
         }
-        return accepted
+        return .accepted(accepted)
     }
 
     static func breaksLine(_ address: String) -> Bool {
@@ -229,10 +271,9 @@ public struct SMTPClient {
     }
 }
 
-/// Passes a session's traffic through, counting the replies read and noting a 421 (the server is closing).
-final class CountingTransport<Wrapped: SMTPTransport>: SMTPTransport {
+/// Passes a session's traffic through, noting a 421 (the server is closing).
+final class WatchingTransport<Wrapped: SMTPTransport>: SMTPTransport {
     let wrapped: Wrapped
-    private(set) var replies = 0
     private(set) var closing = false
 
     init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -241,7 +282,6 @@ final class CountingTransport<Wrapped: SMTPTransport>: SMTPTransport {
 
     func readReply() throws(RemoteConnectionError) -> ServerReply {
         let reply = try wrapped.readReply()
-        replies += 1
         if reply.code == 421 { closing = true }
         return reply
     }

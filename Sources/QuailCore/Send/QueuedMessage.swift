@@ -8,8 +8,9 @@ final class QueuedMessage {
     var inFlight: Set<Int> = []
     /// The earliest time pushed on the timer heap and not yet popped.
     var scheduledDue: Int?
-    /// Recipients waiting for a destination that is down: no attempts of their own until it recovers.
-    var parked: Set<Int> = []
+    /// Recipients waiting for a destination that is down, with its name: no attempts of their own until it
+    /// recovers. The name is kept because a reload may route the recipient elsewhere meanwhile.
+    var parked: [Int: String] = [:]
 
     init(id: QueueID, state: MessageState) {
         self.id = id
@@ -18,7 +19,7 @@ final class QueuedMessage {
 
     /// Pending recipients that are neither in flight nor parked.
     var waitingRecipients: [Int] {
-        state.recipients.indices.filter { state.recipients[$0].status == .pending && !inFlight.contains($0) && !parked.contains($0) }
+        state.recipients.indices.filter { state.recipients[$0].status == .pending && !inFlight.contains($0) && parked[$0] == nil }
     }
 
     var hasUnbouncedFailures: Bool { state.recipients.contains { $0.status == .failed } }

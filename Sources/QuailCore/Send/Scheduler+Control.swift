@@ -81,7 +81,7 @@ extension Scheduler {
             let indices = selection.recipients(of: message.state, id: message.id)
             let whole = indices.count == message.state.recipients.filter({ $0.status == .pending }).count
             message.state.delete(indices, bounce: bounce)
-            for index in indices { message.parked.remove(index) }
+            for index in indices { message.parked[index] = nil }
             let isRunning = workers.values.contains { worker in
                 worker.delivery.map { $0.id == message.id && !Set($0.recipients).isDisjoint(with: indices) } ?? false
             }
@@ -128,8 +128,10 @@ extension Scheduler {
         scanTodo()
         readWholeBacklog()
         reloadControl()
+        let now = MailDate.now()
+        for name in Array(destinations.keys) { release(name, now: now) }
         makeEverythingDue()
-        // makeEverythingDue released every destination; a probe still running reports to no one, harmlessly.
+        // Every destination is released; a probe still running reports to no one, harmlessly.
         destinations.removeAll()
         Diagnostics.log("qctl: requeue: every waiting message is due now")
     }

@@ -18,7 +18,7 @@ extension Scheduler {
             destination.nextProbe = now + config.probeInterval
             return false
         }
-        message.parked.insert(index)
+        message.parked[index] = name
         // quail-qread shows the next probe as the next attempt: that is when it may be tried.
         message.state.recipients[index].nextAttempt = max(destination.nextProbe, now)
         destination.waiting.insert(message.id)
@@ -86,12 +86,55 @@ extension Scheduler {
         destinations.values.filter { $0.isDown && !$0.probing && !$0.waiting.isEmpty }.map(\.nextProbe).min()
     }
 
+    /// Makes the recipients parked at `name` due at `now`: those it parked, whatever the routes say today.
     private func unpark(_ message: QueuedMessage, at name: String, now: Int) {
-        for index in message.parked where config.destination(for: Address.domain(of: message.state.recipients[index].address)) == name {
-            message.parked.remove(index)
+        for (index, parkedAt) in message.parked where parkedAt == name {
+            message.parked[index] = nil
             message.state.recipients[index].nextAttempt = now
         }
         schedule(message)
+    }
+
+    /// A flush (quail-qctl, SIGALRM, ETRN) for destination `name`: one marked down gets its probe at once, unless
+    /// one is running, and the messages waiting there follow the moment it succeeds (`markUp`). A long outage
+    /// still costs one connection per flush, never one per message.
+    func probeNow(_ name: String, now: Int) {
+        guard let destination = destinations[name] else { return }
+        guard destination.isDown else { return release(name, now: now) }
+        destination.nextProbe = min(destination.nextProbe, now)
+    }
+
+    /// After a reload: a parked recipient whose route now leads to another destination moves there, parked again
+    /// when that one is down too, else due now. Left where it was, it would wait for the probe of a destination it
+    /// no longer goes to.
+    func resortParked() {
+        let now = MailDate.now()
+        for destination in Array(destinations.values) {
+            var left: Set<QueueID> = []
+            for id in destination.waiting {
+                guard let message = messages[id] else { continue }
+                var moved = false
+                for (index, parkedAt) in message.parked where parkedAt == destination.name {
+                    let name = config.destination(for: Address.domain(of: message.state.recipients[index].address))
+                    guard name != parkedAt else { continue }
+                    moved = true
+                    if let next = destinations[name], next.isDown {
+                        message.parked[index] = name
+                        next.waiting.insert(id)
+                        message.state.recipients[index].nextAttempt = max(next.nextProbe, now)
+                    } else {
+                        message.parked[index] = nil
+                        message.state.recipients[index].nextAttempt = now
+                    }
+                }
+                if moved {
+                    save(message)
+                    schedule(message)
+                }
+                if message.parked.values.contains(destination.name) { left.insert(id) }
+            }
+            destination.waiting = left
+        }
     }
 
     /// Parked messages past `queuelifetime` fail now (and bounce) instead of waiting for a recovery that may
@@ -102,7 +145,7 @@ extension Scheduler {
                 message.inFlight.isEmpty
             else { continue }
             destination.waiting.remove(id)
-            for index in message.parked {
+            for index in message.parked.keys {
                 message.state.recipients[index].status = .failed
                 message.state.recipients[index].lastError =
                     "I'm not going to try again; this message has been in the queue too long. Last error: \(message.state.recipients[index].lastError)"

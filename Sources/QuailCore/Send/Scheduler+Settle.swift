@@ -36,10 +36,15 @@ extension Scheduler {
                     recipient.status = .failed
                     recipient.lastError = "I'm not going to try again; this message has been in the queue too long. Last error: \(text)"
                 } else if let parkingUntil, let destination {
-                    // quail-qread shows the next probe as the next attempt: that is when it will be tried.
-                    recipient.nextAttempt = parkingUntil
-                    message.parked.insert(index)
-                    destinations[destination]?.waiting.insert(message.id)
+                    if config.destination(for: Address.domain(of: recipient.address)) == destination {
+                        // quail-qread shows the next probe as the next attempt: that is when it will be tried.
+                        recipient.nextAttempt = parkingUntil
+                        message.parked[index] = destination
+                        destinations[destination]?.waiting.insert(message.id)
+                    } else {
+                        // A reload routed it elsewhere while this delivery ran: this failure says nothing of the new route.
+                        recipient.nextAttempt = now
+                    }
                 } else {
                     recipient.nextAttempt = config.retrySchedule.nextAttempt(
                         birth: message.state.birth, now: now, attempts: recipient.attempts, remote: !config.isLocal(recipient.address))
@@ -129,20 +134,22 @@ extension Scheduler {
         }
     }
 
-    /// SIGALRM and `flush`: every waiting recipient is due now, parked ones included.
+    /// SIGALRM and `flush`: every waiting recipient is due now; those parked behind a destination marked down
+    /// follow its probe, which runs at once (`probeNow`).
     func makeEverythingDue() {
         let now = MailDate.now()
         if !backlog.isEmpty { backlog.flushEverything = true }
-        for name in Array(destinations.keys) { release(name, now: now) }
+        for name in Array(destinations.keys) { probeNow(name, now: now) }
         for message in messages.values { makeDue(message, now: now) { _ in true } }
     }
 
-    /// `flush DOMAIN` (ETRN, quail-qctl): the waiting recipients at that domain are due now, parked ones included.
+    /// `flush DOMAIN` (ETRN, quail-qctl): the waiting recipients at that domain are due now; parked ones follow
+    /// their destination's probe, which runs at once.
     func flush(domain: String) {
         let now = MailDate.now()
         let wanted = Address.normalizedDomain(domain)
         if !backlog.isEmpty { backlog.flushedDomains.insert(wanted) }
-        release(config.destination(for: wanted), now: now)
+        probeNow(config.destination(for: wanted), now: now)
         for message in messages.values { makeDue(message, now: now) { Address.domain(of: $0) == wanted } }
     }
 

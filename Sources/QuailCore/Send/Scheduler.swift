@@ -147,6 +147,8 @@ public final class Scheduler {
             snapshot = newSnapshot
             generation += 1
             retireIdleWorkers(now: MailDate.now())
+            // A parked recipient may wait for a destination a new smtproutes no longer leads to.
+            resortParked()
             Diagnostics.log("status: reread control files")
         } catch {
             SendLog.alert("keeping the previous configuration: \(error)")

@@ -10,10 +10,10 @@ import Testing
         SMTPClient(me: "quail.test", sender: "a@b.test", recipients: recipients, message: Array("hi\n".utf8))
     }
 
-    @Test func aCleanTransactionLeavesTheSessionOpenAndTheNextOneStartsAtMail() {
+    @Test func aCleanTransactionLeavesTheSessionOpenAndTheNextOneStartsAtRSET() {
         let server = ScriptedTransport([
             (220, "hi"), (250, "mx"), (250, "ok"), (250, "ok"), (354, "go"), (250, "first"),
-            (250, "ok"), (250, "ok"), (354, "go"), (250, "second"),
+            (250, "reset"), (250, "ok"), (250, "ok"), (354, "go"), (250, "second"),
         ])
         server.replies[1] = ServerReply(code: 250, lines: ["mx", "PIPELINING"])
         let (outcome, extensions) = client(["x@d.test"]).runKeeping(on: server, host: "mx")
@@ -24,11 +24,11 @@ import Testing
         let again = client(["y@d.test"]).reuse(server, extensions: extensions!, host: "mx")
         #expect(again?.results == [.delivered("250 second")])
         #expect(again?.extensions == ["PIPELINING"])
-        #expect(server.sent == ["MAIL FROM:<a@b.test>\r\nRCPT TO:<y@d.test>\r\nDATA\r\n", "hi\r\n.\r\n"])
+        #expect(server.sent == ["RSET\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<y@d.test>\r\nDATA\r\n", "hi\r\n.\r\n"])
     }
 
     @Test func aRefusedTransactionStillLeavesAReusableSession() {
-        let server = ScriptedTransport([(250, "ok"), (550, "no such user")])
+        let server = ScriptedTransport([(250, "reset"), (250, "ok"), (550, "no such user")])
         let reused = client(["x@d.test"]).reuse(server, extensions: [], host: "mx")
         #expect(reused?.results == [.failed("550 no such user")])
         #expect(reused?.extensions == [])
@@ -39,8 +39,14 @@ import Testing
         #expect(client(["x@d.test"]).reuse(ScriptedTransport([]), extensions: [], host: "mx") == nil)
     }
 
-    @Test func aSessionThatBrokeAfterAReplyHasItsOutcome() {
-        let reused = client(["x@d.test"]).reuse(ScriptedTransport([(250, "ok")]), extensions: [], host: "mx")
+    @Test func aSessionThatBrokeBeforeTheContentDeliveredNothingAndIsNotReused() {
+        let server = ScriptedTransport([(250, "reset"), (250, "ok"), (250, "ok")])
+        #expect(client(["x@d.test"]).reuse(server, extensions: [], host: "mx") == nil)
+    }
+
+    @Test func aSessionThatBrokeAfterTheContentHasItsOutcome() {
+        let server = ScriptedTransport([(250, "reset"), (250, "ok"), (250, "ok"), (354, "go")])
+        let reused = client(["x@d.test"]).reuse(server, extensions: [], host: "mx")
         #expect(reused?.extensions == nil)
         guard case .deferred = reused?.results.first else { return #expect(Bool(false)) }
     }

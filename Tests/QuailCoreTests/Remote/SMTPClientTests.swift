@@ -124,4 +124,55 @@ final class ScriptedTransport: SMTPTransport {
         #expect(results[0] == .failed("550 no"))
         #expect(results[1] == .deferred("connection to mx lost: connection closed by the server (#4.4.2)"))
     }
+
+    /// A kept session whose last transaction ended before DATA (every RCPT refused) still holds that sender: the next
+    /// transaction starts with RSET (pipelined ahead of MAIL when offered), or a strict server answers its MAIL
+    /// with 503 nested MAIL.
+    @Test(arguments: [false, true])
+    func aReusedSessionIsResetBeforeItsNextTransaction(pipelined: Bool) {
+        let server = pipelined
+            ? pipelining([(250, "ok"), (550, "no"), (503, "no valid recipients")])
+            : ScriptedTransport([(220, "hi"), (250, "mx"), (250, "ok"), (550, "no")])
+        let (outcome, extensions) = client(["gone@d.test"]).runKeeping(on: server, host: "mx")
+        #expect(outcome == .spoke([.failed("550 no")]))
+        server.sent = []
+        server.replies = [(250, "reset"), (250, "ok"), (250, "ok"), (354, "go"), (250, "queued")].map { ServerReply(code: $0.0, lines: [$0.1]) }
+        let again = client(["x@d.test"]).reuse(server, extensions: extensions ?? [], host: "mx")
+        #expect(again?.results == [.delivered("250 queued")])
+        #expect(again?.extensions != nil)
+        let expected = pipelined
+            ? ["RSET\r\nMAIL FROM:<a@b.test> SIZE=4\r\nRCPT TO:<x@d.test>\r\nDATA\r\n", "hi\r\n.\r\n"]
+            : ["RSET\r\n", "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<x@d.test>\r\n", "DATA\r\n", "hi\r\n.\r\n"]
+        #expect(server.sent == expected)
+    }
+
+    /// Replies on a reused session that show it out of step with us.
+    struct OutOfStep: Sendable, CustomTestStringConvertible {
+        var name: String
+        var pipelined: Bool
+        /// The reply codes from RSET on.
+        var codes: [Int]
+        var testDescription: String { name }
+    }
+
+    /// Such a reply says nothing about the message and nothing was delivered: `reuse` gives the session up (nil)
+    /// and the caller takes a fresh connection; never a permanent failure, and never the content.
+    @Test(arguments: [
+        OutOfStep(name: "RSET refused", pipelined: false, codes: [500]),
+        OutOfStep(name: "nested MAIL", pipelined: false, codes: [250, 503]),
+        OutOfStep(name: "MAIL refused", pipelined: false, codes: [250, 550]),
+        OutOfStep(name: "MAIL deferred", pipelined: false, codes: [250, 451]),
+        OutOfStep(name: "RCPT 503", pipelined: false, codes: [250, 250, 503]),
+        OutOfStep(name: "DATA 503", pipelined: false, codes: [250, 250, 250, 503]),
+        OutOfStep(name: "pipelined RSET refused", pipelined: true, codes: [502, 250, 250, 354]),
+        OutOfStep(name: "pipelined nested MAIL", pipelined: true, codes: [250, 503, 503, 503]),
+        OutOfStep(name: "pipelined RCPT 503", pipelined: true, codes: [250, 250, 503, 503]),
+        OutOfStep(name: "pipelined DATA 503", pipelined: true, codes: [250, 250, 250, 503]),
+    ])
+    func aReplyOutOfStepOnAReusedSessionMeansAFreshConnection(_ script: OutOfStep) {
+        let server = ScriptedTransport(script.codes.map { ($0, "x") })
+        let extensions: Set<String> = script.pipelined ? ["PIPELINING"] : []
+        #expect(client(["x@d.test"]).reuse(server, extensions: extensions, host: "mx") == nil)
+        #expect(!server.sent.contains("hi\r\n.\r\n") && !server.sent.contains("QUIT\r\n"))
+    }
 }
