@@ -26,6 +26,8 @@ public struct DataDecoder: Sendable {
     private var lineLength = 0
     private var atLineStart = true
     private var lineStartsWithDot = false
+    /// The line began with a dot, removed as transparency: it does not count toward the line's length.
+    private var dotRemoved = false
     private var afterCR = false
     private var inHeader = true
     private var linePrefix: [UInt8] = []
@@ -75,6 +77,7 @@ public struct DataDecoder: Sendable {
                 // RFC 5321 §4.5.2: a leading dot is removed; a line that is only a dot ends the data.
                 atLineStart = false
                 lineStartsWithDot = true
+                dotRemoved = true
             default:
                 atLineStart = false
                 append(byte)
@@ -86,7 +89,8 @@ public struct DataDecoder: Sendable {
     /// Ends the current line (its CRLF seen); true when it was the lone dot that ends the data.
     private mutating func endLine() -> Bool {
         let loneDot = lineStartsWithDot && lineLength == 3
-        if lineLength > DataDecoder.maximumLineLength { lineTooLong = true }
+        // RFC 5321 §4.5.3.1.6: the limit does not count the dot added for transparency.
+        if lineLength - (dotRemoved ? 1 : 0) > DataDecoder.maximumLineLength { lineTooLong = true }
         if loneDot { return true }
         if inHeader {
             if linePrefix.isEmpty && !lineStartsWithDot {
@@ -99,6 +103,7 @@ public struct DataDecoder: Sendable {
         lineLength = 0
         atLineStart = true
         lineStartsWithDot = false
+        dotRemoved = false
         linePrefix.removeAll(keepingCapacity: true)
         return false
     }

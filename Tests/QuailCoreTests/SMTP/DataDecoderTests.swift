@@ -51,6 +51,19 @@ import Testing
         #expect(!fits.lineTooLong)
     }
 
+    /// RFC 5321 §4.5.3.1.6: a 998-octet line that begins with a dot goes on the wire as 999 octets and CRLF, and
+    /// fits, because the dot added for transparency is not counted; one octet more does not fit.
+    @Test(arguments: [1, 7, 1000])
+    func transparencyDotIsNotCounted(chunk: Int) {
+        let line = "." + String(repeating: "x", count: 997)
+        let (outcome, message, fits) = decode(Array(".\(line)\r\n.\r\n".utf8), chunk: chunk)
+        #expect(outcome == .finished(consumed: 1001 + 3))
+        #expect(!fits.lineTooLong)
+        #expect(message == line + "\n")
+        let (_, _, over) = decode(Array(".\(line)x\r\n.\r\n".utf8), chunk: chunk)
+        #expect(over.lineTooLong)
+    }
+
     @Test func stopsStoringPastTheLimit() {
         let (outcome, message, decoder) = decode(Array("0123456789\r\n0123456789\r\n.\r\n".utf8), limit: 15)
         #expect(outcome == .finished(consumed: 27))

@@ -1,0 +1,65 @@
+import Foundation
+import Glibc
+import QuailCore
+import Testing
+
+/// DESIGN.md's limits at quail-smtpd, as real peers meet them: the longest DATA line when it begins with a dot,
+/// quoted local parts without a domain, and malformed command lines counted toward the bad-command limit.
+struct SMTPLimitTests {
+    /// A 998-octet line that begins with a dot: the longest line RFC 5321 §4.5.3.1.6 allows, which a client
+    /// sends as 999 octets and CRLF once it has stuffed the dot.
+    static let dottedLine = "." + String(repeating: "d", count: 997)
+
+    @Test func dottedLineOf998OctetsFromSmtplibIsAccepted() throws {
+        let home = try TestHome.backup()
+        let server = try SMTPDaemon(home)
+        let body = "Subject: dotted\r\n\r\n\(Self.dottedLine)\r\nend\r\n"
+        let result = try smtplib(server, """
+            s = smtplib.SMTP(HOST, PORT, timeout=20)
+            print(s.sendmail('alice@client.test', ['user@partner.test'], sys.stdin.buffer.read()))
+            s.quit()
+            """, input: Array(body.utf8))
+        #expect(result == "{}", "smtplib: \(result)")
+        #expect(waitUntil(5) { home.todoCount() == 1 })
+        let queued = try #require(home.queuedMessages().first)
+        #expect(queued.originalText == "Subject: dotted\n\n\(Self.dottedLine)\nend\n")
+    }
+
+    /// Postfix's smtp client relays the line into quail: Postfix 3.7 runs as a backup MX of its own for
+    /// partner.test (scripts/postfix_peer.py) whose route to the primary is quail-smtpd on 127.0.0.2.
+    @Test func dottedLineOf998OctetsFromPostfixIsAccepted() throws {
+        let home = try TestHome.backup()
+        let server = try SMTPDaemon(home, address: "127.0.0.2")
+        // The postfix user must reach the instance's directory under the home.
+        chmod(home.path, 0o755)
+        let body = "From: alice@client.test\r\nTo: user@partner.test\r\nSubject: dotted via postfix\r\n\r\n\(Self.dottedLine)\r\nend\r\n"
+        let result = try python("""
+            import smtplib, sys, time
+            sys.path.insert(0, \(Repository.path("scripts").debugDescription))
+            import postfix_peer
+            reason = postfix_peer.postfix_installed()
+            if reason:
+                sys.exit(reason)
+            peer = postfix_peer.PostfixPeer(\((home.path + "/postfix").debugDescription), postfix_peer.free_port(), \(server.port))
+            peer.start()
+            try:
+                s = smtplib.SMTP('127.0.0.1', peer.port, timeout=20)
+                s.sendmail('alice@client.test', ['user@partner.test'], sys.stdin.buffer.read())
+                s.quit()
+                # Postfix's log line for the relay attempt says how quail answered.
+                deadline = time.monotonic() + 60
+                outcome = ''
+                while not outcome and time.monotonic() < deadline:
+                    with open(peer.log, errors='replace') as f:
+                        outcome = next((l for l in f if 'to=<user@partner.test>' in l and 'status=' in l), '')
+                    time.sleep(0.1)
+                print(outcome.strip() or 'no relay attempt logged: ' + peer.log_tail(10))
+            finally:
+                peer.stop()
+            """, input: Array(body.utf8))
+        #expect(result.contains("status=sent"), "Postfix: \(result)")
+        #expect(waitUntil(5) { home.todoCount() == 1 }, "\(server.log)")
+        let queued = try #require(home.queuedMessages().first)
+        #expect(queued.originalText.contains("\n\n\(Self.dottedLine)\nend\n"), "\(queued.originalText)")
+    }
+}
