@@ -71,6 +71,7 @@ extension SMTPReply {
         SMTPReply(552, "5.3.4", "sorry, that message size exceeds my databytes limit of \(limit) bytes")
     }
     public static let dataLineTooLong = SMTPReply(554, "5.5.2", "message refused: a line is longer than 1000 octets (RFC 5321 4.5.3.1.6)")
+    public static let nulInData = SMTPReply(554, "5.6.0", "message refused: a NUL byte in the data")
     public static let looping = SMTPReply(554, "5.4.6", "too many Received: lines; this message is looping")
     public static func queueFailed(exitCode: Int32) -> SMTPReply {
         let text = QueueFailure.text(forExitCode: exitCode)

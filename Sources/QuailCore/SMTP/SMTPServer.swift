@@ -147,6 +147,7 @@ public final class SMTPServer {
         let refusal: SMTPReply? =
             if decoder.tooBig { .sizeExceeded(config.databytes) }
             else if decoder.lineTooLong { .dataLineTooLong }
+            else if decoder.nulByte { .nulInData }
             else if decoder.receivedLines > 100 { .looping }
             else { nil }
         if let refusal {
