@@ -62,4 +62,23 @@ struct SMTPLimitTests {
         let queued = try #require(home.queuedMessages().first)
         #expect(queued.originalText.contains("\n\n\(Self.dottedLine)\nend\n"), "\(queued.originalText)")
     }
+
+    /// `<"user@partner.test">` is a quoted local part and no domain: refused at RCPT and at MAIL, never read as
+    /// the address inside the quotes.
+    @Test func quotedLocalPartWithoutDomainIsRefused() throws {
+        let home = try TestHome.backup()
+        let server = try SMTPDaemon(home)
+        let client = try server.connect()
+        try client.hello()
+        try client.command("MAIL FROM:<\"alice@client.test\">", 501, "5.5.4")
+        try client.command("MAIL FROM:<alice@client.test>", 250, "2.1.0")
+        try client.command("RCPT TO:<\"user@partner.test\">", 501, "5.5.4")
+        try client.command("RCPT TO:<\"user\"@partner.test>", 250, "2.1.5")
+        try client.command("DATA", 354)
+        client.send("Subject: quoted\r\n\r\nbody\r\n.\r\n")
+        try client.expect(250, "2.0.0")
+        try client.command("QUIT", 221, "2.0.0")
+        #expect(waitUntil(5) { home.todoCount() == 1 })
+        #expect(home.queuedMessages().first?.recipients.count == 1)
+    }
 }

@@ -40,6 +40,11 @@ import Testing
         ("<user%other.test@partner.test>", "553 5.7.1"),
         ("<other.test!user@partner.test>", "553 5.7.1"),
         ("<\"user@other.test\"@partner.test>", "553 5.7.1"),
+        ("<\"user\"@partner.test>", "250 2.1.5"),
+        // A quoted local part with no domain after it is no mailbox (DESIGN.md), whatever the quotes hold.
+        ("<\"user@partner.test\">", "501 5.5.4"),
+        ("<\"user@partner.test\"", "501 5.5.4"),
+        ("<\"user\">", "501 5.5.4"),
         ("<@partner.test:user@other.test>", "553 5.7.1"),
         ("<@other.test:user@partner.test>", "250 2.1.5"),
         ("<user@[127.0.0.1]>", "553 5.7.1"),
@@ -71,6 +76,13 @@ import Testing
         _ = config.handle(.hello(extended: false, name: "x"))
         #expect(code(config.handle(SMTPCommand(line: "MAIL FROM:<Someone@SPAM.example>"))) == "250 2.1.0")
         #expect(code(config.handle(.recipient(argument: "<user@partner.test>"))) == "553 5.7.1")
+    }
+
+    @Test func quotedLocalPartWithoutDomainIsRefusedAtMail() throws {
+        var session = SMTPSession(config: try config(), relayClient: false)
+        _ = session.handle(.hello(extended: true, name: "x"))
+        #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<\"user@partner.test\">"))) == "501 5.5.4")
+        #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<\"john doe\"@client.test>"))) == "250 2.1.0")
     }
 
     @Test func sizeAtMail() throws {
