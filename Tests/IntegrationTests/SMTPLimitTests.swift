@@ -81,4 +81,40 @@ struct SMTPLimitTests {
         #expect(waitUntil(5) { home.todoCount() == 1 })
         #expect(home.queuedMessages().first?.recipients.count == 1)
     }
+
+    /// Command lines no command may hold, as a client might send them without end.
+    enum MalformedLine: String, Sendable, CaseIterable, CustomTestStringConvertible {
+        case overLong, nulByte, eightBit
+        var testDescription: String { rawValue }
+        var bytes: [UInt8] {
+            switch self {
+            case .overLong: Array(("NOOP " + String(repeating: "a", count: 600) + "\r\n").utf8)
+            case .nulByte: Array("NOOP a".utf8) + [0] + Array("b\r\n".utf8)
+            case .eightBit: Array("NOOP ".utf8) + [0xFF, 0xC3, 0xA9] + Array("\r\n".utf8)
+            }
+        }
+    }
+
+    /// Malformed lines go through the session like every other line, so they count toward the bad-command
+    /// limit: of 100 sent one at a time, the first 10 get 500 5.5.2 and the 11th `421 4.7.0` and a close.
+    @Test(arguments: MalformedLine.allCases, SMTPMode.allCases)
+    func malformedLinesCountTowardTheBadCommandLimit(line: MalformedLine, mode: SMTPMode) throws {
+        let home = try TestHome.backup()
+        let server = try SMTPDaemon(home, mode: mode)
+        let client = try server.connect()
+        try client.hello()
+        var codes: [Int] = []
+        for _ in 0..<100 {
+            guard client.send(line.bytes), let reply = try? client.reply() else { break }
+            codes.append(reply.code)
+            if reply.code == 421 {
+                #expect(reply.enhanced == "4.7.0", "\(reply)")
+                break
+            }
+        }
+        #expect(codes == Array(repeating: 500, count: SMTPSession.maximumBadCommands) + [421], "\(codes)")
+        #expect(client.waitForClose(5) != nil, "the session is closed")
+        #expect(waitUntil(5) { server.log.contains("end: 421;") }, "\(server.log)")
+        #expect(server.log.contains(" bad \(SMTPSession.maximumBadCommands + 1)\n"), "\(server.log)")
+    }
 }

@@ -48,7 +48,7 @@ public final class SMTPServer {
         send(.greeting(config.smtpGreeting), flush: true)
         while true {
             let deadline = MailDate.now() + config.timeoutSMTPD
-            let action: SMTPSession.Action
+            let command: SMTPCommand
             switch input.readLine(limit: SMTPServer.commandLineLimit, deadline: deadline) {
             case .endOfInput:
                 log.end("client closed the connection", session)
@@ -62,19 +62,12 @@ public final class SMTPServer {
                 log.end("bare LF or CR in a command", session)
                 return 0
             case .tooLong:
-                action = .reply(.lineTooLong)
+                command = .tooLong
             case .line(let bytes):
-                if bytes.contains(0) {
-                    action = .reply(.nulInCommand)
-                } else if bytes.contains(where: { $0 >= 0x80 }) {
-                    // No SMTPUTF8 here: 8-bit bytes belong in DATA only (RFC 6531 would have to be offered first).
-                    action = .reply(.eightBitCommand)
-                } else {
-                    let command = SMTPCommand(line: String(decoding: bytes, as: UTF8.self))
-                    action = session.handle(command)
-                    if case .recipient = command, case .reply(let reply) = action, reply.code >= 400 { log.refusedRecipients += 1 }
-                }
+                command = SMTPCommand(bytes: bytes)
             }
+            let action = session.handle(command)
+            if case .recipient = command, case .reply(let reply) = action, reply.code >= 400 { log.refusedRecipients += 1 }
             switch action {
             case .reply(let reply):
                 send(reply, flush: !input.hasCompleteLine)
@@ -223,10 +216,11 @@ struct SMTPLog {
              + "to <\(recipients.joined(separator: ">,<"))> bytes \(bytes)")
     }
 
-    /// `end: WHY; helo H started T seconds S messages M accepted A recipients R refused F`: the session's summary.
+    /// `end: WHY; helo H started T seconds S messages M accepted A recipients R refused F bad B`: the session's
+    /// summary; B counts the commands that count toward `SMTPSession.maximumBadCommands`.
     func end(_ why: String, _ session: SMTPSession) {
         line("end: \(why); helo \(SMTPLog.word(session.hello?.name)) started \(started) seconds \(MailDate.now() - started) "
-             + "messages \(messages) accepted \(accepted) recipients \(recipients) refused \(refusedRecipients)")
+             + "messages \(messages) accepted \(accepted) recipients \(recipients) refused \(refusedRecipients) bad \(session.badCommands)")
     }
 
     /// The client's HELO name as one printable word (`-` when none was given), so the fields stay splittable.

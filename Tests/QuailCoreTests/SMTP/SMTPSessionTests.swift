@@ -139,6 +139,22 @@ import Testing
         #expect(last == "421 4.7.0")
     }
 
+    /// Lines no command may hold are commands of their own: answered 500 5.5.2 by the session and counted
+    /// toward its limit like any other bad command.
+    @Test(arguments: [SMTPCommand.tooLong, .nulByte, .eightBit])
+    func malformedLinesCountTowardTheLimit(_ command: SMTPCommand) throws {
+        var session = SMTPSession(config: try config(), relayClient: false)
+        for _ in 0..<SMTPSession.maximumBadCommands { #expect(code(session.handle(command)) == "500 5.5.2") }
+        #expect(session.badCommands == SMTPSession.maximumBadCommands)
+        #expect(session.handle(command) == .close(.tooManyErrors))
+    }
+
+    @Test func wireBytesParse() {
+        #expect(SMTPCommand(bytes: Array("NOOP".utf8)) == .noop)
+        #expect(SMTPCommand(bytes: Array("NO".utf8) + [0] + Array("OP".utf8)) == .nulByte)
+        #expect(SMTPCommand(bytes: Array("MAIL FROM:<j".utf8) + [0xC3, 0xBC] + Array("rgen@x.test>".utf8)) == .eightBit)
+    }
+
     @Test func replyWireFormat() {
         #expect(SMTPReply(250, "", lines: ["a", "b"]).wire == "250-a\r\n250 b\r\n")
         #expect(SMTPReply.queueFailed(exitCode: 53).wire == "451 4.3.0 qq write error or disk full (#4.3.0)\r\n")
