@@ -165,14 +165,10 @@ public final class SMTPServer {
         String(text.unicodeScalars.map { $0.value < 0x21 || $0.value > 0x7E || $0 == "(" || $0 == ")" ? "?" : Character($0) })
     }
 
-    /// RFC 1985: tell quail-send to flush the domain; 251 when nothing waits for it, 253 with the count.
+    /// RFC 1985: asks quail-send to flush the domain. A 250 without a count, since counting the messages that
+    /// wait for it would cost a read of the whole queue, on any client's request.
     private func etrnReply(_ domain: String) -> SMTPReply {
-        guard QueueTrigger.sendControl(home.queue, "flush \(domain)") else { return .etrnUnable(domain) }
-        guard let report = try? QueueReport(layout: home.queue) else { return .etrnStarted(domain) }
-        let waiting = report.entries.filter { entry in
-            entry.state.recipients.contains { $0.status == .pending && Address.domain(of: $0.address) == domain }
-        }.count
-        return waiting == 0 ? .etrnNothing(domain) : .etrnPending(waiting, domain)
+        QueueTrigger.sendControl(home.queue, QueueControlRequest.etrn(domain: domain).line) ? .etrnStarted(domain) : .etrnUnable(domain)
     }
 
     private func send(_ reply: SMTPReply, flush: Bool) {

@@ -128,8 +128,8 @@ import Testing
         _ = session.handle(.hello(extended: true, name: "x"))
         #expect(code(session.handle(.etrn("partner.test"))) == "etrn partner.test")
         #expect(code(session.handle(.etrn("@Partner.Test"))) == "etrn partner.test")
-        #expect(code(session.handle(.etrn("other.test"))) == "459 5.7.1")
-        #expect(code(session.handle(.etrn("#queue"))) == "459 5.7.1")
+        #expect(code(session.handle(.etrn("other.test"))) == "459 4.7.1")
+        #expect(code(session.handle(.etrn("#queue"))) == "459 4.7.1")
     }
 
     @Test func tooManyBadCommandsClose() throws {
