@@ -14,6 +14,9 @@ public final class SMTPServer {
     /// Queue processes that gave their verdict and may still be exiting: the session does not wait for an exit
     /// before reading the next command; whatever is left is reaped when the session ends.
     private var exiting: [QueueSubmission] = []
+    /// Told once, when the session ends and before its last reply goes out: whoever counts open sessions (the
+    /// listener) hears of the end before the client can see it and connect again.
+    private let ended: () -> Void
 
     /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
     public static let commandLineLimit = 512
@@ -22,8 +25,9 @@ public final class SMTPServer {
     public static let minimumDataRate = 1024
 
     public init(home: QuailHome, context: ConnectionContext, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO,
-                spare: QueueSubmission? = nil) {
+                spare: QueueSubmission? = nil, ended: @escaping () -> Void = {}) {
         self.input = SMTPInput(fd: input)
+        self.ended = ended
         self.spare = spare
         self.output = output
         self.context = context
@@ -37,6 +41,7 @@ public final class SMTPServer {
         let config: Configuration
         do { config = try Configuration(home: home, only: Configuration.smtpdFiles) } catch {
             log.line("refused: \(error)")
+            ended()
             send(.configurationProblem, flush: true)
             return 111
         }
@@ -51,16 +56,11 @@ public final class SMTPServer {
             let command: SMTPCommand
             switch input.readLine(limit: SMTPServer.commandLineLimit, deadline: deadline) {
             case .endOfInput:
-                log.end("client closed the connection", session)
-                return 0
+                return end(nil, "client closed the connection", session)
             case .timeout:
-                send(.timeout, flush: true)
-                log.end("timeout", session)
-                return 0
+                return end(.timeout, "timeout", session)
             case .bareLineEnding:
-                send(.bareLineEnding, flush: true)
-                log.end("bare LF or CR in a command", session)
-                return 0
+                return end(.bareLineEnding, "bare LF or CR in a command", session)
             case .tooLong:
                 command = .tooLong
             case .line(let bytes):
@@ -72,9 +72,7 @@ public final class SMTPServer {
             case .reply(let reply):
                 send(reply, flush: !input.hasCompleteLine)
             case .close(let reply):
-                send(reply, flush: true)
-                log.end("\(reply.code)", session)
-                return 0
+                return end(reply, "\(reply.code)", session)
             case .receiveData(let sender, let recipients):
                 guard receiveData(from: sender, to: recipients, session: session, config: config) else { return 0 }
             case .etrn(let domain):
@@ -130,9 +128,16 @@ public final class SMTPServer {
     /// Ends a session in the middle of DATA: the queue program gets no envelope, so nothing is queued.
     private func abandon(_ submission: QueueSubmission, reply: SMTPReply?, _ why: String, _ session: SMTPSession) -> Bool {
         submission.abort()
-        if let reply { send(reply, flush: true) }
-        log.end("\(why); nothing queued", session)
+        _ = end(reply, "\(why); nothing queued", session)
         return false
+    }
+
+    /// Ends the session: `ended` first, then the last reply, if any, and the summary line; returns the exit code.
+    private func end(_ reply: SMTPReply?, _ why: String, _ session: SMTPSession) -> Int32 {
+        ended()
+        if let reply { send(reply, flush: true) }
+        log.end(why, session)
+        return 0
     }
 
     /// The reply once the end of DATA came: a refusal noted on the way, or the queue program's verdict.
