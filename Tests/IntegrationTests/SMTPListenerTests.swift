@@ -39,6 +39,31 @@ import Testing
         }, "zombie children of the listener")
     }
 
+    /// Only open sessions count toward the limit: a session is over for the listener before its client can see
+    /// it end, whether the next client comes the moment the 221 arrives or once the connection has closed.
+    /// More sessions than one process serves (SMTPListener.maximumUses), so the end of a process is crossed too.
+    @Test(arguments: ["after the 221", "after the close"])
+    func backToBackClientsAtTheLimitAreGreeted(moment: String) throws {
+        let home = try TestHome.backup()
+        home.control("concurrencyincoming", "2")
+        let server = try SMTPDaemon(home)
+        let held = try server.connect()
+        try held.expect(220)
+        var greetings: [Int] = []
+        for _ in 0..<(SMTPListener.maximumUses * 6 / 10) {
+            for _ in 0..<2 {
+                let client = try server.connect()
+                let greeting = try client.reply()
+                greetings.append(greeting.code)
+                guard greeting.code == 220 else { continue }
+                try client.command("QUIT", 221, "2.0.0")
+                if moment == "after the close" { #expect(client.waitForClose(5) != nil) }
+            }
+        }
+        #expect(greetings.allSatisfy { $0 == 220 }, "\(greetings.filter { $0 != 220 }.count) of \(greetings.count) not greeted: \(greetings)")
+        try held.command("QUIT", 221, "2.0.0")
+    }
+
     @Test func idleSessionIsClosedAfterTimeoutsmtpd() throws {
         let home = try TestHome.backup()
         home.control("timeoutsmtpd", "2")

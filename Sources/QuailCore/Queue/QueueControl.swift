@@ -71,7 +71,7 @@ struct Plan {
             do { report = try QueueReport(layout: store.layout) } catch { throw .temporary("cannot read the queue: \(error)") }
             snapshot = report.entries.filter { !selection.recipients(of: $0.state, id: $0.id).isEmpty }.map(\.id)
             if snapshot.isEmpty { nothingToDo = "nothing to delete: no message has a pending recipient that matches" }
-        case .flush, .requeue:
+        case .flush, .etrn, .requeue:
             break
         }
         self.snapshot = snapshot
@@ -103,7 +103,7 @@ struct Plan {
             guard snapshot.allSatisfy({ !store.isQueued($0) || selection.recipients(of: store.state($0) ?? store.envelopeState($0), id: $0).isEmpty })
             else { return nil }
             return "deleted the matching recipients of \(messageCount(snapshot.count))" + (bounce ? ", bounces queued" : "")
-        case .flush, .requeue:
+        case .flush, .etrn, .requeue:
             return nil
         }
     }

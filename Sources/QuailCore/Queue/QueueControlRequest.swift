@@ -1,8 +1,11 @@
-/// One queue operation, as quail-qctl asks for it and as it travels to quail-send on `queue/lock/control`.
-/// Postfix: postqueue -f / -s, postsuper -d / -h / -H / -r.
+/// One queue operation, as quail-qctl asks for it (or quail-smtpd, for ETRN) and as it travels to quail-send on
+/// `queue/lock/control`. Postfix: postqueue -f / -s, postsuper -d / -h / -H / -r.
 public enum QueueControlRequest: Sendable, Equatable {
     /// Every waiting recipient (or those at one domain) is due now; down marks are cleared.
     case flush(domain: String?)
+    /// ETRN: a flush of one domain that any client may ask for, so quail-send carries out at most one per
+    /// destination per probe interval (DESIGN.md, ETRN). quail-qctl's flush has no such limit.
+    case etrn(domain: String)
     /// The message makes no attempts until released; a running delivery finishes.
     case hold(QueueID)
     /// A held message is due again now.
@@ -12,11 +15,12 @@ public enum QueueControlRequest: Sendable, Equatable {
     /// Control files reread, every down mark cleared, every waiting recipient due now and routed afresh.
     case requeue
 
-    /// The line written on the FIFO, without its newline. `flush DOMAIN` is also what ETRN sends.
+    /// The line written on the FIFO, without its newline.
     public var line: String {
         switch self {
         case .flush(nil): "flush"
         case .flush(let domain?): "flush \(domain)"
+        case .etrn(let domain): "etrn \(domain)"
         case .hold(let id): "hold \(id)"
         case .release(let id): "release \(id)"
         case .delete(let selection, let bounce): "\(bounce ? "delete-bounce" : "delete") \(selection.words)"
@@ -31,6 +35,7 @@ public enum QueueControlRequest: Sendable, Equatable {
         switch (words[0], argument) {
         case ("flush", nil): self = .flush(domain: nil)
         case ("flush", let domain?) where !domain.isEmpty && !domain.contains(" "): self = .flush(domain: domain)
+        case ("etrn", let domain?) where !domain.isEmpty && !domain.contains(" "): self = .etrn(domain: domain)
         case ("hold", let id?): guard let id = QueueID(id) else { return nil }; self = .hold(id)
         case ("release", let id?): guard let id = QueueID(id) else { return nil }; self = .release(id)
         case ("delete", let rest?), ("delete-bounce", let rest?):

@@ -28,6 +28,8 @@ struct QueueEditor {
         case .flush(let domain):
             let count = try makeDue(now) { domain == nil || Address.domain(of: $0) == domain }
             return "quail-send is not running: \(messageCount(count)) due as soon as it starts"
+        case .etrn:
+            preconditionFailure("quail-qctl makes no ETRN request; quail-smtpd sends them to quail-send only")
         case .requeue:
             let count = try makeDue(now) { _ in true }
             return "quail-send is not running: \(messageCount(count)) due as soon as it starts, routed by the control files it reads then"

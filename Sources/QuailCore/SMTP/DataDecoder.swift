@@ -1,9 +1,11 @@
+import Glibc
+
 /// Decodes the DATA stream of RFC 5321 §4.1.1.4 into the message quail spools: dot-unstuffed, LF line ends.
 ///
 /// Only CRLF ends a line. A bare LF or bare CR anywhere is an error and the session must close: that is what
 /// makes SMTP smuggling (`\n.\n` and its kin read as the end by one server and not by another) impossible here.
-/// The stream ends only at CRLF `.` CRLF. Faults that do not break framing (a line over 1000 octets, a message
-/// over `databytes`, a loop) are noted and reported after the end, once the client is listening again.
+/// The stream ends only at CRLF `.` CRLF. Faults that do not break framing (a line over 1000 octets, a NUL byte,
+/// a message over `databytes`, a loop) are noted and reported after the end, once the client is listening again.
 public struct DataDecoder: Sendable {
     public enum Outcome: Sendable, Equatable {
         /// Everything given was consumed; the end has not come yet.
@@ -19,6 +21,8 @@ public struct DataDecoder: Sendable {
     /// Bytes of the message as it will be spooled.
     public private(set) var messageBytes = 0
     public private(set) var lineTooLong = false
+    /// A NUL byte somewhere in the data: a next hop that strips NULs could find an end of data here never seen.
+    public private(set) var nulByte = false
     public private(set) var tooBig = false
     public private(set) var receivedLines = 0
 
@@ -26,6 +30,8 @@ public struct DataDecoder: Sendable {
     private var lineLength = 0
     private var atLineStart = true
     private var lineStartsWithDot = false
+    /// The line began with a dot, removed as transparency: it does not count toward the line's length.
+    private var dotRemoved = false
     private var afterCR = false
     private var inHeader = true
     private var linePrefix: [UInt8] = []
@@ -75,6 +81,7 @@ public struct DataDecoder: Sendable {
                 // RFC 5321 §4.5.2: a leading dot is removed; a line that is only a dot ends the data.
                 atLineStart = false
                 lineStartsWithDot = true
+                dotRemoved = true
             default:
                 atLineStart = false
                 append(byte)
@@ -86,7 +93,8 @@ public struct DataDecoder: Sendable {
     /// Ends the current line (its CRLF seen); true when it was the lone dot that ends the data.
     private mutating func endLine() -> Bool {
         let loneDot = lineStartsWithDot && lineLength == 3
-        if lineLength > DataDecoder.maximumLineLength { lineTooLong = true }
+        // RFC 5321 §4.5.3.1.6: the limit does not count the dot added for transparency.
+        if lineLength - (dotRemoved ? 1 : 0) > DataDecoder.maximumLineLength { lineTooLong = true }
         if loneDot { return true }
         if inHeader {
             if linePrefix.isEmpty && !lineStartsWithDot {
@@ -99,6 +107,7 @@ public struct DataDecoder: Sendable {
         lineLength = 0
         atLineStart = true
         lineStartsWithDot = false
+        dotRemoved = false
         linePrefix.removeAll(keepingCapacity: true)
         return false
     }
@@ -108,6 +117,7 @@ public struct DataDecoder: Sendable {
         // A second byte after a leading dot: the line is not the lone dot.
         if lineStartsWithDot && lineLength == 1 { lineStartsWithDot = false }
         lineLength += run.count
+        if !nulByte, let start = run.baseAddress, memchr(start, 0, run.count) != nil { nulByte = true }
         if inHeader && linePrefix.count < DataDecoder.received.count {
             linePrefix.append(contentsOf: run.prefix(DataDecoder.received.count - linePrefix.count))
         }
@@ -118,6 +128,7 @@ public struct DataDecoder: Sendable {
     }
 
     private mutating func append(_ byte: UInt8) {
+        if byte == 0 { nulByte = true }
         if inHeader && linePrefix.count < DataDecoder.received.count && byte != 0x0A { linePrefix.append(byte) }
         messageBytes += 1
         if byteLimit > 0 && messageBytes > byteLimit { tooBig = true }

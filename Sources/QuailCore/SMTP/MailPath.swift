@@ -31,7 +31,8 @@ public struct MailPath: Sendable, Equatable {
             hadSourceRoute = true
         }
         quotedLocalPart = mailbox.hasPrefix("\"")
-        address = MailPath.unquoted(mailbox)
+        guard let address = MailPath.unquoted(mailbox) else { return nil }
+        self.address = address
         guard !address.contains(where: { $0 == " " || $0 == "<" || $0 == ">" || $0.asciiValue.map { $0 < 0x20 } == true }) || quotedLocalPart
         else { return nil }
         parameters = [:]
@@ -57,16 +58,23 @@ public struct MailPath: Sendable, Equatable {
     }
 
     /// `"john doe"@d` → `john doe@d`: the quotes go, what they held stays (and is judged by the policy).
-    private static func unquoted(_ mailbox: Substring) -> String {
+    /// nil when the quoted string is not closed or no `@domain` follows it.
+    private static func unquoted(_ mailbox: Substring) -> String? {
         guard mailbox.hasPrefix("\"") else { return String(mailbox) }
-        var result = ""
+        var localPart = ""
         var escaped = false
-        for character in mailbox.dropFirst() {
-            if escaped { result.append(character); escaped = false; continue }
+        for index in mailbox.indices.dropFirst() {
+            let character = mailbox[index]
+            if escaped { localPart.append(character); escaped = false; continue }
             if character == "\\" { escaped = true; continue }
-            if character == "\"" { continue }
-            result.append(character)
+            if character == "\"" {
+                // RFC 5321 §4.1.2: a Quoted-string is a whole local part, and a mailbox has a domain after it;
+                // `<"user@domain">` has none, whatever the quotes hold.
+                let rest = mailbox[mailbox.index(after: index)...]
+                return rest.hasPrefix("@") ? localPart + rest : nil
+            }
+            localPart.append(character)
         }
-        return result
+        return nil
     }
 }

@@ -9,6 +9,24 @@ public enum SMTPCommand: Sendable, Equatable {
     /// A known verb with arguments it cannot have, or missing ones it needs.
     case malformed
     case unknown(String)
+    /// A line over RFC 5321 §4.5.3.1.4's 512 octets; its text was skipped.
+    case tooLong
+    /// A line holding a NUL byte.
+    case nulByte
+    /// A line with 8-bit bytes: they need SMTPUTF8 (RFC 6531), which is not offered.
+    case eightBit
+
+    /// Parses a command line as it came off the wire, without its CRLF: bytes no command may hold are a
+    /// command of their own, so the session answers and counts them like any other.
+    public init(bytes: [UInt8]) {
+        if bytes.contains(0) {
+            self = .nulByte
+        } else if bytes.contains(where: { $0 >= 0x80 }) {
+            self = .eightBit
+        } else {
+            self.init(line: String(decoding: bytes, as: UTF8.self))
+        }
+    }
 
     /// Parses a command line without its CRLF.
     public init(line: String) {

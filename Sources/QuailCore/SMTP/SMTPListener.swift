@@ -158,16 +158,28 @@ public final class SMTPListener {
         var connection = first
         var spare: QueueSubmission?
         for use in 1...SMTPListener.maximumUses {
-            spare = serve(connection, spare: spare)
-            // After the last use, exit without a word: the listener sees the channel close and counts a slot free.
-            if use == SMTPListener.maximumUses { break }
-            // The next session's queue process is forked now, while no client waits on this process: its fork
-            // and start-up leave the path from the end of DATA to the 250 (docs/BENCHMARKS.md).
+            let last = use == SMTPListener.maximumUses
+            var reported = false
+            var told = false
+            // The listener hears of the end before the client sees its last reply: it counts open sessions only,
+            // and a client that connects again at once finds this process ready rather than a slot taken. After
+            // the last use the channel closes instead, and the listener counts the slot free.
+            let report = {
+                guard !reported else { return }
+                reported = true
+                if last {
+                    close(channel)
+                } else {
+                    var idle = SMTPListener.idleByte
+                    told = write(channel, &idle, 1) == 1
+                }
+            }
+            spare = serve(connection, spare: spare, ended: report)
+            report()
+            if last { break }
+            // The next session's queue process is forked now, before the next connection is taken: its fork and
+            // start-up leave the path from the end of DATA to the 250 (docs/BENCHMARKS.md).
             if spare?.isWaiting() != true { spare = QueueClient(home: home).beginAhead() }
-            // Idle is said before the client sees its connection end, so a client that connects again at once
-            // finds this process ready rather than making the listener fork another.
-            var idle = SMTPListener.idleByte
-            let told = write(channel, &idle, 1) == 1
             dup2(nowhere, STDIN_FILENO)
             dup2(nowhere, STDOUT_FILENO)
             guard told, let next = DescriptorPassing.receive(over: channel) else { break }
@@ -178,7 +190,7 @@ public final class SMTPListener {
 
     /// One session on `connection`, as tcpserver would start it: the connection on fds 0 and 1, the UCSPI
     /// variables set for it.
-    private func serve(_ connection: Int32, spare: QueueSubmission?) -> QueueSubmission? {
+    private func serve(_ connection: Int32, spare: QueueSubmission?, ended: @escaping () -> Void) -> QueueSubmission? {
         dup2(connection, STDIN_FILENO)
         dup2(connection, STDOUT_FILENO)
         close(connection)
@@ -194,7 +206,7 @@ public final class SMTPListener {
             ucspi["TCPLOCALPORT"] = String(here.port)
         }
         for (name, value) in ucspi { setenv(name, value, 1) }
-        let server = SMTPServer(home: home, context: .fromEnvironment(), spare: spare)
+        let server = SMTPServer(home: home, context: .fromEnvironment(), spare: spare, ended: ended)
         _ = server.run()
         return server.spare
     }

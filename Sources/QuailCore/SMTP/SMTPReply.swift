@@ -71,6 +71,7 @@ extension SMTPReply {
         SMTPReply(552, "5.3.4", "sorry, that message size exceeds my databytes limit of \(limit) bytes")
     }
     public static let dataLineTooLong = SMTPReply(554, "5.5.2", "message refused: a line is longer than 1000 octets (RFC 5321 4.5.3.1.6)")
+    public static let nulInData = SMTPReply(554, "5.6.0", "message refused: a NUL byte in the data")
     public static let looping = SMTPReply(554, "5.4.6", "too many Received: lines; this message is looping")
     public static func queueFailed(exitCode: Int32) -> SMTPReply {
         let text = QueueFailure.text(forExitCode: exitCode)
@@ -86,12 +87,10 @@ extension SMTPReply {
 
     // RFC 1985 ETRN replies.
     public static func etrnStarted(_ node: String) -> SMTPReply { SMTPReply(250, "2.0.0", "queuing for node \(node) started") }
-    public static func etrnNothing(_ node: String) -> SMTPReply { SMTPReply(251, "2.0.0", "no messages waiting for node \(node)") }
-    public static func etrnPending(_ count: Int, _ node: String) -> SMTPReply {
-        SMTPReply(253, "2.0.0", "\(count) pending messages for node \(node) started")
-    }
     public static func etrnUnable(_ node: String) -> SMTPReply { SMTPReply(458, "4.3.0", "unable to queue messages for node \(node)") }
+    /// RFC 1985's 459 is temporary, so its status is too (RFC 3463: the class matches the code); X.7.1, delivery
+    /// not authorized, because the refusal is this host's policy, not a fault of the mail system.
     public static func etrnNotAllowed(_ node: String) -> SMTPReply {
-        SMTPReply(459, "5.7.1", "node \(node) not allowed: not a domain I relay for")
+        SMTPReply(459, "4.7.1", "node \(node) not allowed: not a domain I relay for")
     }
 }

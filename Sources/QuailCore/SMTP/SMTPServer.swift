@@ -14,6 +14,9 @@ public final class SMTPServer {
     /// Queue processes that gave their verdict and may still be exiting: the session does not wait for an exit
     /// before reading the next command; whatever is left is reaped when the session ends.
     private var exiting: [QueueSubmission] = []
+    /// Told once, when the session ends and before its last reply goes out: whoever counts open sessions (the
+    /// listener) hears of the end before the client can see it and connect again.
+    private let ended: () -> Void
 
     /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
     public static let commandLineLimit = 512
@@ -22,8 +25,9 @@ public final class SMTPServer {
     public static let minimumDataRate = 1024
 
     public init(home: QuailHome, context: ConnectionContext, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO,
-                spare: QueueSubmission? = nil) {
+                spare: QueueSubmission? = nil, ended: @escaping () -> Void = {}) {
         self.input = SMTPInput(fd: input)
+        self.ended = ended
         self.spare = spare
         self.output = output
         self.context = context
@@ -37,6 +41,7 @@ public final class SMTPServer {
         let config: Configuration
         do { config = try Configuration(home: home, only: Configuration.smtpdFiles) } catch {
             log.line("refused: \(error)")
+            ended()
             send(.configurationProblem, flush: true)
             return 111
         }
@@ -48,40 +53,26 @@ public final class SMTPServer {
         send(.greeting(config.smtpGreeting), flush: true)
         while true {
             let deadline = MailDate.now() + config.timeoutSMTPD
-            let action: SMTPSession.Action
+            let command: SMTPCommand
             switch input.readLine(limit: SMTPServer.commandLineLimit, deadline: deadline) {
             case .endOfInput:
-                log.end("client closed the connection", session)
-                return 0
+                return end(nil, "client closed the connection", session)
             case .timeout:
-                send(.timeout, flush: true)
-                log.end("timeout", session)
-                return 0
+                return end(.timeout, "timeout", session)
             case .bareLineEnding:
-                send(.bareLineEnding, flush: true)
-                log.end("bare LF or CR in a command", session)
-                return 0
+                return end(.bareLineEnding, "bare LF or CR in a command", session)
             case .tooLong:
-                action = .reply(.lineTooLong)
+                command = .tooLong
             case .line(let bytes):
-                if bytes.contains(0) {
-                    action = .reply(.nulInCommand)
-                } else if bytes.contains(where: { $0 >= 0x80 }) {
-                    // No SMTPUTF8 here: 8-bit bytes belong in DATA only (RFC 6531 would have to be offered first).
-                    action = .reply(.eightBitCommand)
-                } else {
-                    let command = SMTPCommand(line: String(decoding: bytes, as: UTF8.self))
-                    action = session.handle(command)
-                    if case .recipient = command, case .reply(let reply) = action, reply.code >= 400 { log.refusedRecipients += 1 }
-                }
+                command = SMTPCommand(bytes: bytes)
             }
+            let action = session.handle(command)
+            if case .recipient = command, case .reply(let reply) = action, reply.code >= 400 { log.refusedRecipients += 1 }
             switch action {
             case .reply(let reply):
                 send(reply, flush: !input.hasCompleteLine)
             case .close(let reply):
-                send(reply, flush: true)
-                log.end("\(reply.code)", session)
-                return 0
+                return end(reply, "\(reply.code)", session)
             case .receiveData(let sender, let recipients):
                 guard receiveData(from: sender, to: recipients, session: session, config: config) else { return 0 }
             case .etrn(let domain):
@@ -137,9 +128,16 @@ public final class SMTPServer {
     /// Ends a session in the middle of DATA: the queue program gets no envelope, so nothing is queued.
     private func abandon(_ submission: QueueSubmission, reply: SMTPReply?, _ why: String, _ session: SMTPSession) -> Bool {
         submission.abort()
-        if let reply { send(reply, flush: true) }
-        log.end("\(why); nothing queued", session)
+        _ = end(reply, "\(why); nothing queued", session)
         return false
+    }
+
+    /// Ends the session: `ended` first, then the last reply, if any, and the summary line; returns the exit code.
+    private func end(_ reply: SMTPReply?, _ why: String, _ session: SMTPSession) -> Int32 {
+        ended()
+        if let reply { send(reply, flush: true) }
+        log.end(why, session)
+        return 0
     }
 
     /// The reply once the end of DATA came: a refusal noted on the way, or the queue program's verdict.
@@ -147,6 +145,7 @@ public final class SMTPServer {
         let refusal: SMTPReply? =
             if decoder.tooBig { .sizeExceeded(config.databytes) }
             else if decoder.lineTooLong { .dataLineTooLong }
+            else if decoder.nulByte { .nulInData }
             else if decoder.receivedLines > 100 { .looping }
             else { nil }
         if let refusal {
@@ -171,14 +170,10 @@ public final class SMTPServer {
         String(text.unicodeScalars.map { $0.value < 0x21 || $0.value > 0x7E || $0 == "(" || $0 == ")" ? "?" : Character($0) })
     }
 
-    /// RFC 1985: tell quail-send to flush the domain; 251 when nothing waits for it, 253 with the count.
+    /// RFC 1985: asks quail-send to flush the domain. A 250 without a count, since counting the messages that
+    /// wait for it would cost a read of the whole queue, on any client's request.
     private func etrnReply(_ domain: String) -> SMTPReply {
-        guard QueueTrigger.sendControl(home.queue, "flush \(domain)") else { return .etrnUnable(domain) }
-        guard let report = try? QueueReport(layout: home.queue) else { return .etrnStarted(domain) }
-        let waiting = report.entries.filter { entry in
-            entry.state.recipients.contains { $0.status == .pending && Address.domain(of: $0.address) == domain }
-        }.count
-        return waiting == 0 ? .etrnNothing(domain) : .etrnPending(waiting, domain)
+        QueueTrigger.sendControl(home.queue, QueueControlRequest.etrn(domain: domain).line) ? .etrnStarted(domain) : .etrnUnable(domain)
     }
 
     private func send(_ reply: SMTPReply, flush: Bool) {
@@ -222,10 +217,11 @@ struct SMTPLog {
              + "to <\(recipients.joined(separator: ">,<"))> bytes \(bytes)")
     }
 
-    /// `end: WHY; helo H started T seconds S messages M accepted A recipients R refused F`: the session's summary.
+    /// `end: WHY; helo H started T seconds S messages M accepted A recipients R refused F bad B`: the session's
+    /// summary; B counts the commands that count toward `SMTPSession.maximumBadCommands`.
     func end(_ why: String, _ session: SMTPSession) {
         line("end: \(why); helo \(SMTPLog.word(session.hello?.name)) started \(started) seconds \(MailDate.now() - started) "
-             + "messages \(messages) accepted \(accepted) recipients \(recipients) refused \(refusedRecipients)")
+             + "messages \(messages) accepted \(accepted) recipients \(recipients) refused \(refusedRecipients) bad \(session.badCommands)")
     }
 
     /// The client's HELO name as one printable word (`-` when none was given), so the fields stay splittable.

@@ -78,6 +78,9 @@ public struct SMTPSession: Sendable {
         case .etrn(let node): return etrn(node)
         case .malformed: return .reply(.syntaxError)
         case .unknown: return .reply(.unknownCommand)
+        case .tooLong: return .reply(.lineTooLong)
+        case .nulByte: return .reply(.nulInCommand)
+        case .eightBit: return .reply(.eightBitCommand)
         }
     }
 

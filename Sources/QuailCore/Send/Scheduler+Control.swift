@@ -16,12 +16,28 @@ extension Scheduler {
             case .flush(let domain?):
                 Diagnostics.log("info: flush of \(domain) requested")
                 flush(domain: domain)
+            case .etrn(let domain): etrn(domain)
             case .hold(let id): hold(id)
             case .release(let id): release(id)
             case .delete(let selection, let bounce): delete(selection, bounce: bounce)
             case .requeue: requeue()
             }
         }
+    }
+
+    /// A flush of `domain` unless an ETRN flushed its destination less than a probe interval ago: any client may
+    /// send ETRN, and a flush of a destination that is down costs a probe (DESIGN.md, ETRN).
+    private func etrn(_ domain: String) {
+        let now = MailDate.now()
+        let destination = config.destination(for: Address.normalizedDomain(domain))
+        etrnFlushes = etrnFlushes.filter { now - $0.value < config.probeInterval }
+        if let last = etrnFlushes[destination] {
+            Diagnostics.log("info: ETRN for \(domain) ignored: \(destination) was flushed by ETRN \(now - last)s ago")
+            return
+        }
+        etrnFlushes[destination] = now
+        Diagnostics.log("info: flush of \(domain) requested by ETRN")
+        flush(domain: domain)
     }
 
     /// The message, taking in `todo/` first: quail-qctl may name a message quail-send has not seen yet, or one

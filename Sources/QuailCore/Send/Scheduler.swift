@@ -30,6 +30,8 @@ public final class Scheduler {
     var damaged: Set<QueueID> = []
     /// Remote destinations that are down or have messages parked for them.
     var destinations: [String: Destination] = [:]
+    /// When an ETRN last flushed each destination, for ETRN's limit of one flush per probe interval.
+    var etrnFlushes: [String: Int] = [:]
     /// Taken-in messages whose state is not read yet (start-up).
     var backlog = Backlog()
 

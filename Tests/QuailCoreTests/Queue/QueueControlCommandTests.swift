@@ -45,18 +45,20 @@ import Testing
     }
 
     /// What quail-qctl writes on the FIFO is what quail-send reads back, sender spaces included.
-    @Test(arguments: valid.map(\.1) + [.delete(.sender("john doe@d.test"), bounce: true)])
+    @Test(arguments: valid.map(\.1) + [.delete(.sender("john doe@d.test"), bounce: true), .etrn(domain: "partner.test")])
     func fifoLinesRoundTrip(request: QueueControlRequest) {
         #expect(QueueControlRequest(line: Substring(request.line)) == request)
     }
 
-    @Test(arguments: ["", "flush a b", "hold", "hold x", "delete 5", "delete id", "delete domain ", "delete-bounce what 1", "requeue now"])
+    @Test(arguments: ["", "flush a b", "etrn", "etrn ", "etrn a b", "hold", "hold x", "delete 5", "delete id", "delete domain ", "delete-bounce what 1", "requeue now"])
     func badFIFOLinesAreRefused(_ line: String) {
         #expect(QueueControlRequest(line: Substring(line)) == nil)
     }
 
-    @Test func etrnLineIsAFlush() {
-        #expect(QueueControlRequest(line: "flush partner.test") == .flush(domain: "partner.test"))
+    /// ETRN has a line of its own, so quail-send can limit ETRN flushes and leave quail-qctl's alone.
+    @Test func etrnLineIsNotAFlush() {
+        #expect(QueueControlRequest(line: "etrn partner.test") == .etrn(domain: "partner.test"))
+        #expect(QueueControlRequest.etrn(domain: "partner.test").line == "etrn partner.test")
     }
 
     @Test func selectionsPickPendingRecipients() {

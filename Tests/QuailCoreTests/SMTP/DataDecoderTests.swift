@@ -35,7 +35,7 @@ import Testing
     func bareLineEndingsAreRefusedNeverAnEnd(_ text: String) {
         let (outcome, _, _) = decode(Array(text.utf8) + Array("\r\n.\r\n".utf8))
         if text.contains("\u{0}") {
-            // A NUL is data, not a line ending: the message simply goes on to the real end.
+            // A NUL is no line ending: the message goes on to the real end, and is refused there.
             #expect(outcome == .finished(consumed: text.utf8.count + 5))
         } else {
             #expect(outcome == .bareLineEnding)
@@ -49,6 +49,31 @@ import Testing
         #expect(decoder.lineTooLong)
         let (_, _, fits) = decode(Array("\(String(repeating: "x", count: 998))\r\n.\r\n".utf8))
         #expect(!fits.lineTooLong)
+    }
+
+    /// RFC 5321 §4.5.3.1.6: a 998-octet line that begins with a dot goes on the wire as 999 octets and CRLF, and
+    /// fits, because the dot added for transparency is not counted; one octet more does not fit.
+    @Test(arguments: [1, 7, 1000])
+    func transparencyDotIsNotCounted(chunk: Int) {
+        let line = "." + String(repeating: "x", count: 997)
+        let (outcome, message, fits) = decode(Array(".\(line)\r\n.\r\n".utf8), chunk: chunk)
+        #expect(outcome == .finished(consumed: 1001 + 3))
+        #expect(!fits.lineTooLong)
+        #expect(message == line + "\n")
+        let (_, _, over) = decode(Array(".\(line)x\r\n.\r\n".utf8), chunk: chunk)
+        #expect(over.lineTooLong)
+    }
+
+    /// A NUL anywhere is noted, at the start of a line or in its middle, whatever the reads.
+    @Test(arguments: [1, 7, 1000])
+    func notesANulByte(chunk: Int) {
+        for text in ["\u{0}.\r\n", "ab\u{0}c\r\n", "abc\u{0}\r\n", ".\u{0}\r\n", "Subject: x\r\n\r\n\u{0}"] {
+            let (outcome, _, decoder) = decode(Array("\(text)\r\n.\r\n".utf8), chunk: chunk)
+            #expect(outcome == .finished(consumed: text.utf8.count + 5), "\(text.debugDescription)")
+            #expect(decoder.nulByte, "\(text.debugDescription)")
+        }
+        let (_, _, clean) = decode(Array("Subject: x\r\n\r\n.body\r\n.\r\n".utf8), chunk: chunk)
+        #expect(!clean.nulByte)
     }
 
     @Test func stopsStoringPastTheLimit() {

@@ -40,6 +40,11 @@ import Testing
         ("<user%other.test@partner.test>", "553 5.7.1"),
         ("<other.test!user@partner.test>", "553 5.7.1"),
         ("<\"user@other.test\"@partner.test>", "553 5.7.1"),
+        ("<\"user\"@partner.test>", "250 2.1.5"),
+        // A quoted local part with no domain after it is no mailbox (DESIGN.md), whatever the quotes hold.
+        ("<\"user@partner.test\">", "501 5.5.4"),
+        ("<\"user@partner.test\"", "501 5.5.4"),
+        ("<\"user\">", "501 5.5.4"),
         ("<@partner.test:user@other.test>", "553 5.7.1"),
         ("<@other.test:user@partner.test>", "250 2.1.5"),
         ("<user@[127.0.0.1]>", "553 5.7.1"),
@@ -71,6 +76,13 @@ import Testing
         _ = config.handle(.hello(extended: false, name: "x"))
         #expect(code(config.handle(SMTPCommand(line: "MAIL FROM:<Someone@SPAM.example>"))) == "250 2.1.0")
         #expect(code(config.handle(.recipient(argument: "<user@partner.test>"))) == "553 5.7.1")
+    }
+
+    @Test func quotedLocalPartWithoutDomainIsRefusedAtMail() throws {
+        var session = SMTPSession(config: try config(), relayClient: false)
+        _ = session.handle(.hello(extended: true, name: "x"))
+        #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<\"user@partner.test\">"))) == "501 5.5.4")
+        #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<\"john doe\"@client.test>"))) == "250 2.1.0")
     }
 
     @Test func sizeAtMail() throws {
@@ -116,8 +128,8 @@ import Testing
         _ = session.handle(.hello(extended: true, name: "x"))
         #expect(code(session.handle(.etrn("partner.test"))) == "etrn partner.test")
         #expect(code(session.handle(.etrn("@Partner.Test"))) == "etrn partner.test")
-        #expect(code(session.handle(.etrn("other.test"))) == "459 5.7.1")
-        #expect(code(session.handle(.etrn("#queue"))) == "459 5.7.1")
+        #expect(code(session.handle(.etrn("other.test"))) == "459 4.7.1")
+        #expect(code(session.handle(.etrn("#queue"))) == "459 4.7.1")
     }
 
     @Test func tooManyBadCommandsClose() throws {
@@ -125,6 +137,22 @@ import Testing
         var last = ""
         for _ in 0...SMTPSession.maximumBadCommands { last = code(session.handle(.unknown("GET"))) }
         #expect(last == "421 4.7.0")
+    }
+
+    /// Lines no command may hold are commands of their own: answered 500 5.5.2 by the session and counted
+    /// toward its limit like any other bad command.
+    @Test(arguments: [SMTPCommand.tooLong, .nulByte, .eightBit])
+    func malformedLinesCountTowardTheLimit(_ command: SMTPCommand) throws {
+        var session = SMTPSession(config: try config(), relayClient: false)
+        for _ in 0..<SMTPSession.maximumBadCommands { #expect(code(session.handle(command)) == "500 5.5.2") }
+        #expect(session.badCommands == SMTPSession.maximumBadCommands)
+        #expect(session.handle(command) == .close(.tooManyErrors))
+    }
+
+    @Test func wireBytesParse() {
+        #expect(SMTPCommand(bytes: Array("NOOP".utf8)) == .noop)
+        #expect(SMTPCommand(bytes: Array("NO".utf8) + [0] + Array("OP".utf8)) == .nulByte)
+        #expect(SMTPCommand(bytes: Array("MAIL FROM:<j".utf8) + [0xC3, 0xBC] + Array("rgen@x.test>".utf8)) == .eightBit)
     }
 
     @Test func replyWireFormat() {
