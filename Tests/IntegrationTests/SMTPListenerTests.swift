@@ -195,68 +195,26 @@ import Testing
         #expect(server.sessionProcesses().count == 1 && server.busySessionProcesses().isEmpty, "one idle process is left")
     }
 
-    /// Between sessions a session process forks the queue process for its next message, so that the end of
-    /// DATA waits for no fork. That process dates its `Received:` line when the message arrives, not when it
-    /// was forked, one killed while it waited costs the next message nothing, and none is left a zombie.
-    @Test func theNextMessagesQueueProcessWaitsAheadAndDatesTheArrival() throws {
+    /// A session process that owns the queue commits each message itself (docs/DESIGN.md, "Processes"): no
+    /// queue process under it, the 250's `qp` is its own pid, and quail-queue's `Received:` line names it.
+    @Test func aSessionCommitsItsMessagesItself() throws {
         let home = try TestHome.backup()
         let server = try SMTPDaemon(home)
-        func deliver(_ number: Int) throws -> SMTPClientReply {
-            let client = try server.connect()
-            try client.hello()
+        let client = try server.connect()
+        try client.hello()
+        for number in 1...2 {
             try client.beginData(from: "s\(number)@client.test")
-            client.send("Subject: ahead \(number)\r\n\r\nbody \(number)\r\n.\r\n")
+            client.send("Subject: in session \(number)\r\n\r\nbody \(number)\r\n.\r\n")
             let reply = try client.reply()
-            try client.command("QUIT", 221, "2.0.0")
-            _ = client.waitForClose(5)
-            return reply
+            #expect(reply.code == 250, "\(reply)")
+            let session = try #require(server.busySessionProcesses().first)
+            #expect(reply.lines.last?.hasSuffix("qp \(session)") == true, "\(reply)")
+            #expect(childProcesses(of: session).isEmpty, "no queue process under the session")
+            let stamp = try #require(home.queuedMessages().first { $0.sender == "s\(number)@client.test" }).queueReceived
+            #expect(stamp.contains("(quail \(session) invoked by uid \(getuid()))"), "\(stamp)")
         }
-        func waitingQueueProcesses() -> [pid_t] {
-            server.sessionProcesses().flatMap { childProcesses(of: $0) }.filter { processName($0) == "quail-queue" }
-        }
-        #expect(try deliver(1).code == 250)
-        var waiting: [pid_t] = []
-        #expect(waitUntil(10) { waiting = waitingQueueProcesses(); return waiting.count == 1 }, "\(waiting)")
-        // Let the clock move on, so a date taken at the fork would differ from the arrival's.
-        let forked = MailDate.now()
-        #expect(waitUntil(5) { MailDate.now() >= forked + 2 })
-        let arrival = MailDate.now()
-        let second = try deliver(2)
-        #expect(second.code == 250)
-        #expect(second.lines.last?.hasSuffix("qp \(try #require(waiting.first))") == true, "\(second)")
-        let stamp = try #require(home.queuedMessages().first { $0.sender == "s2@client.test" }).queueReceived
-        let date = String(stamp.split(separator: ";", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces)
-        #expect((arrival...arrival + 2).map(MailDate.format).contains(date), "\(stamp), arrival \(MailDate.format(arrival))")
-
-        #expect(waitUntil(10) { waiting = waitingQueueProcesses(); return waiting.count == 1 }, "\(waiting)")
-        let killed = try #require(waiting.first)
-        kill(killed, SIGKILL)
-        #expect(waitUntil(10) { isZombie(killed) }, "the killed queue process has exited")
-        #expect(try deliver(3).code == 250)
-        #expect(home.todoCount() == 3)
-        // The session answers without waiting for its queue processes to exit, but reaps them all by its end:
-        // what is left under the session process is the next message's queue process, alive.
-        var children: [pid_t] = []
-        #expect(waitUntil(10) {
-            children = server.sessionProcesses().flatMap { childProcesses(of: $0) }
-            return children.count == 1 && children.allSatisfy { !isZombie($0) }
-        }, "\(children)")
-
-        // One that dies while sessions without a message come and go is replaced when the next session ends.
-        let doomed = try #require(children.first)
-        kill(doomed, SIGKILL)
-        // SIGKILL is asynchronous: on a loaded machine the session could end before the kernel has ended the
-        // process, and would rightly keep it. The session that follows its death must replace it.
-        #expect(waitUntil(10) { isZombie(doomed) }, "the killed queue process has exited")
-        #expect(waitUntil(10) { server.busySessionProcesses().isEmpty }, "the session process is idle again")
-        let idle = try server.connect()
-        try idle.expect(220)
-        try idle.command("QUIT", 221, "2.0.0")
-        _ = idle.waitForClose(5)
-        #expect(waitUntil(10) {
-            children = server.sessionProcesses().flatMap { childProcesses(of: $0) }
-            return children.count == 1 && children[0] != doomed && processName(children[0]) == "quail-queue"
-        }, "\(children)")
+        try client.command("QUIT", 221, "2.0.0")
+        #expect(home.todoCount() == 2)
     }
 
     @Test func listensOnIPv6() throws {

@@ -47,7 +47,7 @@ public enum RetrySchedule: Sendable, Equatable {
         let multipliers: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         if let multiplier = multipliers[last] {
             guard let value = Int(text.dropLast()), value >= 0 else { return nil }
-            // Found by fuzzing: `200000000000000000h` overflowed Int and trapped.
+            // `200000000000000000h` must be malformed, not an overflow that traps.
             let (seconds, overflow) = value.multipliedReportingOverflow(by: multiplier)
             return overflow ? nil : seconds
         }

@@ -52,8 +52,7 @@ public struct Envelope: Sendable, Equatable {
             guard address.count <= maximumAddressLength else { throw .addressTooLong }
             let text = String(decoding: address, as: UTF8.self)
             // Measured again after decoding, as the spool stores it: each invalid byte becomes U+FFFD (3 octets), and an
-            // envelope accepted here must parse again from the spool (found by fuzzing: 350 bytes 0xE9 passed here
-            // and made the spool file unreadable).
+            // envelope accepted here must parse again from the spool.
             guard text.utf8.count <= maximumAddressLength else { throw .addressTooLong }
             switch kind {
             case UInt8(ascii: "F") where sender == nil: sender = text

@@ -1,12 +1,9 @@
 import Glibc
 
 /// What `quail-queue` does once it knows its home: reads the message on fd 0 and the envelope on fd 1, commits
-/// both, and returns qmail-queue's exit code. Its `main` runs this after settling its privileges; a caller that
-/// owns the queue runs it in a forked child instead (`QueueClient`), which is the same process with the same
-/// interface, minus an exec and a runtime start per message.
+/// both, and returns qmail-queue's exit code. Its `main` runs this after settling its privileges.
 public enum QueueProgram {
-    /// `tell` hears the exit code as soon as it is known, before quail-send is woken: nobody waits on that.
-    public static func run(layout: QueueLayout, tell: (Int32) -> Void = { _ in }) -> Int32 {
+    public static func run(layout: QueueLayout) -> Int32 {
         // qmail-queue's guard: a stuck injector dies after a day, long before quail-send treats its debris as dead.
         signal(SIGALRM, SIG_DFL)
         alarm(UInt32(QueueTiming.injectorDeadline))
@@ -23,7 +20,6 @@ public enum QueueProgram {
         } catch {
             code = error.rawValue  // qmail-queue(8) codes: every caller of qmail-queue already reads them
         }
-        tell(code)
         if code == 0 { QueueTrigger.pull(layout) }
         return code
     }

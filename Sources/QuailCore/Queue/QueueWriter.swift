@@ -14,24 +14,51 @@ public struct QueueWriter: Sendable {
 
     /// Reads the message on `messageFD` to its end, then the envelope on `envelopeFD`, and commits both.
     /// `received` gives a whole header line, LF-ended, to put on top of the message; it is asked once the
-    /// message has arrived, so its date is the arrival's even for a process started well ahead of it.
-    /// The caller wakes quail-send (`QueueTrigger.pull`), after telling its own client.
+    /// message has arrived, so its date is the arrival's. The caller wakes quail-send (`QueueTrigger.pull`),
+    /// after telling its own client.
     public func inject(messageFD: Int32, envelopeFD: Int32, received: () -> String) throws(QueueFailure) -> QueueID {
         // The file first: its creation (an inode to find, the tmp/ directory locked meanwhile) then overlaps the
         // message's arrival instead of delaying the reply after its end.
-        let file = try TemporaryFile(layout.tmp)
-        var head: [UInt8] = []
-        var spill: Int32 = -1
-        defer { if spill >= 0 { close(spill) } }
+        let injection = try begin()
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
         defer { chunk.deallocate() }
         while true {
             let count: Int
             do { count = try FileIO.read(messageFD, into: chunk) } catch { throw .readFailed }
             if count == 0 { break }
-            let bytes = UnsafeRawBufferPointer(rebasing: chunk[0..<count])
-            if spill < 0 && head.count + count > memoryLimit {
-                spill = try openSpill()
+            try injection.append(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+        }
+        // Through the same chunk: a second 64 KiB buffer would grow the heap in every queue process.
+        let envelopeBytes: [UInt8]
+        do { envelopeBytes = try FileIO.readAll(envelopeFD, sizeHint: 256, using: chunk) } catch { throw .readFailed }
+        return try injection.commit(Envelope.parse(envelopeBytes), received: received())
+    }
+
+    /// Starts a message whose bytes come in pieces: quail-queue's reading, or a quail-smtpd session that commits
+    /// its messages itself. Dropped without a commit, it leaves nothing behind.
+    public func begin() throws(QueueFailure) -> Injection {
+        Injection(writer: self, file: try TemporaryFile(layout.tmp))
+    }
+
+    /// One message on its way in: held in memory and, past `memoryLimit`, in an unlinked spill file, because the
+    /// envelope (qmail-queue's order: after the message) is written first.
+    public final class Injection {
+        let writer: QueueWriter
+        fileprivate let file: TemporaryFile
+        private var head: [UInt8] = []
+        private var spill: Int32 = -1
+
+        fileprivate init(writer: QueueWriter, file: TemporaryFile) {
+            self.writer = writer
+            self.file = file
+        }
+
+        deinit { if spill >= 0 { close(spill) } }
+
+        /// Adds message bytes (LF line ends, as spooled).
+        public func append(_ bytes: UnsafeRawBufferPointer) throws(QueueFailure) {
+            if spill < 0 && head.count + bytes.count > writer.memoryLimit {
+                spill = try writer.openSpill()
             }
             if spill >= 0 {
                 do { try FileIO.writeAll(spill, bytes) } catch { throw .writeFailed }
@@ -39,11 +66,11 @@ public struct QueueWriter: Sendable {
                 head.append(contentsOf: bytes)
             }
         }
-        // Through the same chunk: a second 64 KiB buffer grew the heap (brk) in every queue process.
-        let envelopeBytes: [UInt8]
-        do { envelopeBytes = try FileIO.readAll(envelopeFD, sizeHint: 256, using: chunk) } catch { throw .readFailed }
-        let envelope = try Envelope.parse(envelopeBytes)
-        return try commit(file, envelope: envelope, top: Array(received().utf8), head: head, spill: spill)
+
+        /// Writes envelope, `received` and the message, and commits them durably; the message's queue id.
+        public func commit(_ envelope: Envelope, received: String) throws(QueueFailure) -> QueueID {
+            try writer.commit(file, envelope: envelope, top: Array(received.utf8), head: head, spill: spill)
+        }
     }
 
     /// Commits a message built in memory (bounces, forwards) and wakes quail-send. The message gets no extra
@@ -61,13 +88,13 @@ public struct QueueWriter: Sendable {
     // Glibc's module does not export O_TMPFILE (__O_TMPFILE | O_DIRECTORY on Linux).
     private var openTemporaryFile: Int32 { 0o20000000 | O_DIRECTORY }
 
-    private func openSpill() throws(QueueFailure) -> Int32 {
+    fileprivate func openSpill() throws(QueueFailure) -> Int32 {
         do { return try FileIO.open(layout.tmp, O_RDWR | openTemporaryFile, mode: 0o600) } catch { throw .tmpTrouble }
     }
 
     /// Writes envelope + `top` + message into `file` under `tmp/`, fsyncs it, renames it into `todo/` and fsyncs
     /// `todo/`. The message is `head`, then what was spilled.
-    private func commit(_ file: TemporaryFile, envelope: Envelope, top: [UInt8], head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
+    fileprivate func commit(_ file: TemporaryFile, envelope: Envelope, top: [UInt8], head: [UInt8], spill: Int32) throws(QueueFailure) -> QueueID {
         var info = stat()
         guard fstat(file.fd, &info) == 0 else { throw .tmpTrouble }
         let id = QueueID(info.st_ino)

@@ -58,7 +58,7 @@ public struct DataDecoder: Sendable {
         while consumed < bytes.count {
             let byte = bytes[consumed]
             // The middle of a line, up to its next CR or LF, goes into the spool as it came: one copy for the run,
-            // not the byte-by-byte walk below, which cost 5 to 7 ns a byte (docs/BENCHMARKS.md).
+            // not the byte-by-byte walk below.
             if !atLineStart && !afterCR && byte != 0x0D && byte != 0x0A {
                 var end = consumed + 1
                 while end < bytes.count && bytes[end] != 0x0D && bytes[end] != 0x0A { end += 1 }

@@ -37,7 +37,7 @@ public struct MailPath: Sendable, Equatable {
         else { return nil }
         parameters = [:]
         for word in rest.split(separator: " ") {
-            // Found by fuzzing: a bare `=` split into no pieces at all, and `pair[0]` trapped.
+            // Empty pieces are kept: a bare `=` is the unknown parameter "", not a split into nothing.
             let pair = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             parameters[pair[0].uppercased()] = pair.count > 1 ? String(pair[1]) : ""
         }

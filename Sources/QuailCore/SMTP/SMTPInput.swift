@@ -14,9 +14,7 @@ struct SMTPInput {
 
     private let fd: Int32
     /// Bytes read land in `buffer[end...]`; `buffer[start..<end]` is unread. Allocated once per session and
-    /// read into in place: a fresh zeroed chunk per read cost a 16 KiB memset per command, and copy-on-write
-    /// faults once the session process had forked its next queue process. Not zeroed either: no byte is read
-    /// before `read` wrote it, and zeroing touched four pages a connection, each a fault after a fork.
+    /// read into in place, never zeroed: no byte is read before `read` wrote it.
     private var buffer = [UInt8](unsafeUninitializedCapacity: SMTPInput.readSize) { _, count in count = SMTPInput.readSize }
     private var start = 0
     private var end = 0

@@ -156,7 +156,6 @@ public final class SMTPListener {
         ChildProcess.closeDescriptors(from: 3, except: [first, channel])
         let nowhere = open("/dev/null", O_RDWR | O_CLOEXEC)
         var connection = first
-        var spare: QueueSubmission?
         for use in 1...SMTPListener.maximumUses {
             let last = use == SMTPListener.maximumUses
             var reported = false
@@ -174,12 +173,9 @@ public final class SMTPListener {
                     told = write(channel, &idle, 1) == 1
                 }
             }
-            spare = serve(connection, spare: spare, ended: report)
+            serve(connection, ended: report)
             report()
             if last { break }
-            // The next session's queue process is forked now, before the next connection is taken: its fork and
-            // start-up leave the path from the end of DATA to the 250 (docs/BENCHMARKS.md).
-            if spare?.isWaiting() != true { spare = QueueClient(home: home).beginAhead() }
             dup2(nowhere, STDIN_FILENO)
             dup2(nowhere, STDOUT_FILENO)
             guard told, let next = DescriptorPassing.receive(over: channel) else { break }
@@ -190,7 +186,7 @@ public final class SMTPListener {
 
     /// One session on `connection`, as tcpserver would start it: the connection on fds 0 and 1, the UCSPI
     /// variables set for it.
-    private func serve(_ connection: Int32, spare: QueueSubmission?, ended: @escaping () -> Void) -> QueueSubmission? {
+    private func serve(_ connection: Int32, ended: @escaping () -> Void) {
         dup2(connection, STDIN_FILENO)
         dup2(connection, STDOUT_FILENO)
         close(connection)
@@ -206,9 +202,7 @@ public final class SMTPListener {
             ucspi["TCPLOCALPORT"] = String(here.port)
         }
         for (name, value) in ucspi { setenv(name, value, 1) }
-        let server = SMTPServer(home: home, context: .fromEnvironment(), spare: spare, ended: ended)
-        _ = server.run()
-        return server.spare
+        _ = SMTPServer(home: home, context: .fromEnvironment(), ended: ended).run()
     }
 
     /// A byte or an end of file on a session process's channel: idle again, or gone.

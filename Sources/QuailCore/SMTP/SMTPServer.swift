@@ -9,11 +9,6 @@ public final class SMTPServer {
     private let home: QuailHome
     private var pending: [UInt8] = []
     private var log: SMTPLog
-    /// A queue process forked before this session began, waiting for its first message; nil once taken.
-    public private(set) var spare: QueueSubmission?
-    /// Queue processes that gave their verdict and may still be exiting: the session does not wait for an exit
-    /// before reading the next command; whatever is left is reaped when the session ends.
-    private var exiting: [QueueSubmission] = []
     /// Told once, when the session ends and before its last reply goes out: whoever counts open sessions (the
     /// listener) hears of the end before the client can see it and connect again.
     private let ended: () -> Void
@@ -25,10 +20,9 @@ public final class SMTPServer {
     public static let minimumDataRate = 1024
 
     public init(home: QuailHome, context: ConnectionContext, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO,
-                spare: QueueSubmission? = nil, ended: @escaping () -> Void = {}) {
+                ended: @escaping () -> Void = {}) {
         self.input = SMTPInput(fd: input)
         self.ended = ended
-        self.spare = spare
         self.output = output
         self.context = context
         self.home = home
@@ -84,8 +78,8 @@ public final class SMTPServer {
     /// Reads the message after 354 and queues it; false when the connection must close.
     private func receiveData(from sender: String, to recipients: [String], session: SMTPSession, config: Configuration) -> Bool {
         send(.startData, flush: true)
-        exiting.removeAll { $0.reapIfExited() }
-        let submission = takeSpare() ?? QueueClient(home: home).begin()
+        // Committed in this process when it owns the queue; else the queue program or $QUAILQUEUE (QueueClient).
+        let submission = QueueClient(home: home, inSession: true).begin()
         let queueProcess = submission.pid
         submission.write(Array(receivedLine(session: session, config: config).utf8))
         var decoder = DataDecoder(byteLimit: config.databytes)
@@ -100,7 +94,6 @@ public final class SMTPServer {
                 send(reply, flush: !input.hasCompleteLine)
                 log.message(reply, queueProcess: queueProcess, helo: session.hello?.name, sender: sender, recipients: recipients,
                             bytes: decoder.messageBytes)
-                exiting.append(submission)
                 return true
             case .bareLineEnding:
                 return abandon(submission, reply: .bareLineEnding, "bare LF or CR in DATA", session)
@@ -117,12 +110,6 @@ public final class SMTPServer {
             default: continue
             }
         }
-    }
-
-    /// The queue process forked ahead of time, if it is still there to take a message.
-    private func takeSpare() -> QueueSubmission? {
-        defer { spare = nil }
-        return spare?.isWaiting() == true ? spare : nil
     }
 
     /// Ends a session in the middle of DATA: the queue program gets no envelope, so nothing is queued.
@@ -188,7 +175,8 @@ public final class SMTPServer {
 /// quail-smtpd's log on stderr, every line prefixed `quail-smtpd PID REMOTE-IP: `: `connect` when a session
 /// starts, one `message` line per message and one `end:` line per session with its counts.
 ///
-/// A message line carries `qp P`, the pid of the quail-queue that took the message; quail-send logs the same
+/// A message line carries `qp P`, the pid of the process that queued the message (this session's own when it
+/// commits itself, else its quail-queue); quail-send logs the same
 /// `qp P` in its `info msg N:` line, so `grep 'qp P'` over both logs follows a message from its SMTP client
 /// to its `end msg N` (qmail's way: qmail-smtpd's 250 reply, qmail-queue's pid, qmail-send's `info msg`).
 struct SMTPLog {

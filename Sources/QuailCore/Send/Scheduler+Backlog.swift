@@ -3,7 +3,7 @@ import Glibc
 /// The taken-in messages whose state record quail-send has not read yet. Start-up lists the spool and notes each
 /// record's mtime (its message's next work, `MessageState.nextWork`), then the loop reads the records a short
 /// slice per turn, the earliest work first, while it already takes in new mail and delivers. So a million queued
-/// messages delay the first delivery by the listing, not by a million reads (docs/BENCHMARKS.md, P4).
+/// messages delay the first delivery by the listing, not by a million reads.
 struct Backlog {
     /// (next work, id), the latest first: the next to read is at the end.
     private var entries: [(work: Int, id: QueueID)] = []

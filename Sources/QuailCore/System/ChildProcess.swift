@@ -45,48 +45,6 @@ public enum ChildProcess {
         return pid
     }
 
-    /// Forks a child that runs `body` and exits with its result: no exec, so none of a program start's cost.
-    /// The child starts as `spawn` starts a program: descriptors 0 and 1 set to `stdin` and `stdout`, 3 to
-    /// `descriptor3` when given, every other descriptor above 2 closed, default signal handling with nothing blocked, and `name` as its process name
-    /// (`ps`, `/proc/PID/comm`), so that it shows as the program it stands for.
-    /// Only for single-threaded callers (a forked child of a threaded process may find a lock held forever).
-    public static func fork(name: String, stdin: Int32, stdout: Int32, descriptor3: Int32? = nil,
-                            _ body: () -> Int32) throws(Errno) -> pid_t {
-        // Read in the parent: a static first read in the child would be read anew in every child.
-        let changedSignals = ChildProcess.changedAtFirstFork + SignalPipe.handled + [SIGPIPE]
-        let pid = Glibc.fork()
-        if pid < 0 { throw Errno.current }
-        if pid > 0 { return pid }
-        guard dup2(stdin, STDIN_FILENO) >= 0, dup2(stdout, STDOUT_FILENO) >= 0 else { _exit(111) }
-        if let descriptor3, descriptor3 != 3, dup2(descriptor3, 3) < 0 { _exit(111) }
-        // Without an exec, close-on-exec does nothing: a write end of some pipe left open here could keep its
-        // reader waiting for an end of file (quail-local's report to quail-send, a message's own pipe), and a
-        // parent's signal handler would write into whatever file took its pipe's number. The child starts from the
-        // defaults, as posix_spawn's does: only signals not at their default need resetting, not all 64, whose
-        // calls were a third of a forked delivery's system calls.
-        for number in changedSignals { signal(number, SIG_DFL) }
-        var nothing = sigset_t()
-        sigemptyset(&nothing)
-        sigprocmask(SIG_SETMASK, &nothing, nil)
-        closeDescriptors(from: descriptor3 == nil ? 3 : 4)
-        let comm = open("/proc/self/comm", O_WRONLY | O_CLOEXEC)
-        if comm >= 0 {
-            _ = try? FileIO.writeAll(comm, Array(name.utf8.prefix(15)))
-            close(comm)
-        }
-        _exit(body())
-    }
-
-    /// The signals not at their default disposition when this process first forked: ignored by whoever started
-    /// it (nohup, a supervisor), or caught by the Swift runtime's crash handlers. Read once per process; what
-    /// quail itself changes later (a `SignalPipe`, SIGPIPE) is reset by name.
-    private static let changedAtFirstFork: [Int32] = (1..<Int32(65)).filter { number in
-        guard number != SIGKILL, number != SIGSTOP else { return false }
-        var current = sigaction()
-        guard sigaction(number, nil, &current) == 0 else { return false }
-        return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) != 0  // SIG_DFL is 0
-    }
-
     /// This process's resident memory in bytes, from /proc/self/statm; nil when unreadable.
     public static func residentBytes() -> Int? {
         guard let bytes = try? FileIO.readFile("/proc/self/statm") else { return nil }

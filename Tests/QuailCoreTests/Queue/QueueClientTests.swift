@@ -3,15 +3,17 @@ import Glibc
 @testable import QuailCore
 import Testing
 
-/// Which way a message reaches the queue: a forked `QueueProgram` when this process owns the queue (nothing to
-/// gain from quail-queue's setuid), the quail-queue program otherwise, `$QUAILQUEUE` or an explicit program always.
+/// Which way a message reaches the queue: a quail-smtpd session that owns the queue commits it itself, through
+/// quail-queue's code; everyone else runs the quail-queue program; `$QUAILQUEUE` or an explicit program always.
 @Suite struct QueueClientTests {
-    @Test func ownerOfTheQueueForksInsteadOfRunningAProgram() throws {
+    @Test func aSessionThatOwnsTheQueueCommitsItself() throws {
         let home = try makeScratchDirectory()
         try FileManager.default.createDirectory(atPath: home + "/queue", withIntermediateDirectories: true)
-        let client = QueueClient(home: QuailHome(path: home))
+        let client = QueueClient(home: QuailHome(path: home), inSession: true)
         #expect(client.program == nil)
         #expect(client.layout.root == home + "/queue")
+        // Forwards, quail-inject and the like go through the program even as the owner.
+        #expect(QueueClient(home: QuailHome(path: home)).program?.hasSuffix("quail-queue") == true)
     }
 
     /// Needs root to give the queue away (the tests run as root; scripts/test says so).
@@ -19,56 +21,45 @@ import Testing
         let home = try makeScratchDirectory()
         try FileManager.default.createDirectory(atPath: home + "/queue", withIntermediateDirectories: true)
         #expect(chown(home + "/queue", 65534, 65534) == 0)
-        #expect(QueueClient(home: QuailHome(path: home)).program?.hasSuffix("quail-queue") == true)
+        #expect(QueueClient(home: QuailHome(path: home), inSession: true).program?.hasSuffix("quail-queue") == true)
     }
 
     @Test func anExplicitProgramIsAlwaysRun() throws {
         let home = try makeScratchDirectory()
         try FileManager.default.createDirectory(atPath: home + "/queue", withIntermediateDirectories: true)
-        #expect(QueueClient(program: "/bin/false", home: QuailHome(path: home)).program == "/bin/false")
+        #expect(QueueClient(program: "/bin/false", home: QuailHome(path: home), inSession: true).program == "/bin/false")
     }
 
     @Test func aMissingQueueIsLeftToQuailQueueToReport() throws {
         let home = try makeScratchDirectory()
-        #expect(QueueClient(home: QuailHome(path: home)).program?.hasSuffix("quail-queue") == true)
+        #expect(QueueClient(home: QuailHome(path: home), inSession: true).program?.hasSuffix("quail-queue") == true)
     }
 
-    /// The forked child tells its exit code before it exits; one killed before that is a failure, never a 0.
-    @Test func theForkedChildsVerdictAndItsDeath() throws {
+    /// The in-session commit is quail-queue's: its `Received:` line, its checks of the envelope and its exit codes;
+    /// an aborted message and a refused envelope leave nothing queued and no debris.
+    @Test func theInSessionCommitIsQuailQueues() throws {
         let home = QuailHome(path: try makeScratchDirectory())
         try home.queue.create()
-        let client = QueueClient(home: home)
-        #expect(client.program == nil)
+        let client = QueueClient(home: home, inSession: true)
         let envelope = Envelope(sender: "a@example.test", recipients: ["b@example.test"])
-        #expect(client.submit(message: Array("Subject: kept\n\nbody\n".utf8), envelope: envelope) == 0)
-        #expect(try FileIO.listDirectory(home.queue.todo).count == 1)
+        let kept = client.begin()
+        #expect(kept.pid == getpid())
+        kept.write(Array("Subject: kept\n\nbody\n".utf8))
+        #expect(kept.commit(envelope) == 0)
+        let queued = try FileIO.listDirectory(home.queue.todo)
+        #expect(queued.count == 1)
+        let text = String(decoding: try #require(try FileIO.readFile(home.queue.todo + "/" + queued[0])), as: UTF8.self)
+        #expect(text.contains("Received: (quail \(getpid()) invoked by uid \(getuid())); "))
+        #expect(text.hasSuffix("Subject: kept\n\nbody\n"))
 
-        let doomed = client.begin()
-        doomed.write(Array("Subject: lost\n\nbody\n".utf8))
-        #expect(kill(doomed.pid, SIGKILL) == 0)
-        #expect(doomed.commit(envelope) == 128 + SIGKILL)
-        doomed.reap()
+        let aborted = client.begin()
+        aborted.write(Array("Subject: lost\n\nbody\n".utf8))
+        aborted.abort()
+        let tooLong = client.begin()
+        tooLong.write(Array("Subject: refused\n\nbody\n".utf8))
+        let long = String(repeating: "x", count: Envelope.maximumAddressLength + 1) + "@example.test"
+        #expect(tooLong.commit(Envelope(sender: "a@example.test", recipients: [long])) == QueueFailure.addressTooLong.rawValue)
         #expect(try FileIO.listDirectory(home.queue.todo).count == 1)
-    }
-
-    /// A queue process forked ahead waits for its message; one that died meanwhile says so, and a `$QUAILQUEUE`
-    /// program, which may read the session's environment, is never started ahead.
-    @Test func aQueueProcessForkedAheadWaitsUntilItDies() throws {
-        let home = QuailHome(path: try makeScratchDirectory())
-        try home.queue.create()
-        #expect(QueueClient(program: "/bin/true", home: home).beginAhead() == nil)
-        let ahead = try #require(QueueClient(home: home).beginAhead())
-        #expect(ahead.isWaiting())
-        #expect(kill(ahead.pid, SIGKILL) == 0)
-        var died = false
-        for _ in 0..<500 where !died {
-            died = !ahead.isWaiting()
-            if !died { usleep(10_000) }
-        }
-        #expect(died)
-        let kept = try #require(QueueClient(home: home).beginAhead())
-        kept.write(Array("Subject: ahead\n\nbody\n".utf8))
-        #expect(kept.commit(Envelope(sender: "a@example.test", recipients: ["b@example.test"])) == 0)
-        #expect(try FileIO.listDirectory(home.queue.todo).count == 1)
+        #expect(try FileIO.listDirectory(home.queue.tmp).isEmpty)
     }
 }
