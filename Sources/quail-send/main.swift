@@ -1,6 +1,7 @@
 import Glibc
 import QuailCore
 
+CommandHelp.answer(CommandLine.arguments.dropFirst(), usage: Scheduler.usage)
 // Before any fork: every delivery is forked from here (HugeText.swift says why).
 let codeInHugePages = HugeText.adopt()
 let home = QuailHome()

@@ -5,6 +5,15 @@ import Glibc
 /// owns the queue runs it in a forked child instead (`QueueClient`), which is the same process with the same
 /// interface, minus an exec and a runtime start per message.
 public enum QueueProgram {
+    /// What `quail-queue --help` prints.
+    public static let usage = """
+        usage: quail-queue
+        Puts one message into $QUAIL_HOME/queue (default /var/quail), exactly as qmail-queue(8)
+        does: the message on descriptor 0, the envelope on descriptor 1
+        (Fsender\\0Trecipient\\0Trecipient\\0\\0). Exit 0 once both are safe on disk; any other
+        code is qmail-queue's (11 to 40 permanent, the rest temporary).
+        """
+
     /// `tell` hears the exit code as soon as it is known, before quail-send is woken: nobody waits on that.
     public static func run(layout: QueueLayout, tell: (Int32) -> Void = { _ in }) -> Int32 {
         // qmail-queue's guard: a stuck injector dies after a day, long before quail-send treats its debris as dead.
