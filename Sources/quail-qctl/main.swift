@@ -1,9 +1,11 @@
 import Glibc
 import QuailCore
 
+let arguments = Array(CommandLine.arguments.dropFirst())
+CommandHelp.answer(arguments, usage: QueueControlCommand.usage)
 let home = QuailHome()
 do throws(QueueControlError) {
-    let command = try QueueControlCommand(arguments: Array(CommandLine.arguments.dropFirst()))
+    let command = try QueueControlCommand(arguments: arguments)
     // Files quail-qctl writes in the spool must stay quail-send's: as root, work as quail (as the daemons do).
     Privileges.dropForDaemonOrExit("quail-qctl", home: home, quiet: true)
     let answer = try QueueControl(layout: home.queue).run(command)

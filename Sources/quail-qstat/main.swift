@@ -1,9 +1,7 @@
+import Glibc
 import QuailCore
 
-let json = CommandLine.arguments.dropFirst().contains("--json")
-do throws(Errno) {
-    let report = try QueueReport(layout: QuailHome().queue)
-    try FileIO.writeAll(1, json ? report.summaryJSON : report.summary)
-} catch {
-    Diagnostics.fail("quail-qstat", "fatal: cannot read the queue: \(error)", exitCode: 111)
-}
+// quail-qstat [--json]: exit 0, or 111 when the queue cannot be read.
+let arguments = Array(CommandLine.arguments.dropFirst())
+CommandHelp.answer(arguments, usage: QueueStatCommand.usage)
+exit(QueueStatCommand.run(arguments: arguments, home: QuailHome()))

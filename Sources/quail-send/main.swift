@@ -1,6 +1,7 @@
 import Glibc
 import QuailCore
 
+CommandHelp.answer(CommandLine.arguments.dropFirst(), usage: Scheduler.usage)
 let home = QuailHome()
 // Nothing quail-send opens needs root once the queue is quail's, so the drop comes first.
 Privileges.dropForDaemonOrExit("quail-send", home: home)

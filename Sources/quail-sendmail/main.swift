@@ -1,4 +1,4 @@
 import QuailCore
 
 // The sendmail command line (-t -i -oi -f -F -r), for programs that only know /usr/sbin/sendmail.
-InjectCommand.main(program: "quail-sendmail", parse: SendmailOptions.parse)
+InjectCommand.main(program: "quail-sendmail", usage: SendmailOptions.usage, parse: SendmailOptions.parse)

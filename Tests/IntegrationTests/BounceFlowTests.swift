@@ -75,6 +75,18 @@ import Testing
         #expect(send.stop() == 0)
     }
 
+    @Test func qreadSaysSoWhenTheQueueIsEmpty() throws {
+        let home = try TestHome()
+        let text = try Programs.run("quail-qread", environment: home.environment)
+        #expect(text.status == 0 && text.stdout == "the queue is empty\n" && text.stderr.isEmpty, "\(text)")
+        // --json stays what scripts parse: one object per message, so nothing at all for none.
+        let json = try Programs.run("quail-qread", ["--json"], environment: home.environment)
+        #expect(json.status == 0 && json.stdout.isEmpty && json.stderr.isEmpty, "\(json)")
+        #expect(try home.inject("Subject: one\n\nx\n", to: ["user@example.test"]).status == 0)
+        let one = try Programs.run("quail-qread", environment: home.environment).stdout
+        #expect(one.contains("user@example.test") && !one.contains("empty"), "\(one)")
+    }
+
     @Test func qreadTextListsEachRecipientWithItsState() throws {
         let home = try home()
         home.control("retryschedule", "1h")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import QuailCore
+import Testing
 
 /// Where the built programs are: beside the test runner (`.build/debug`).
 enum Programs {
@@ -77,7 +78,8 @@ final class TestHome: Sendable {
 
     /// Writes control file `name` with one line per entry.
     func control(_ name: String, _ lines: String...) {
-        FileManager.default.createFile(atPath: path + "/control/" + name, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        #expect(FileManager.default.createFile(atPath: path + "/control/" + name, contents: Data((lines.joined(separator: "\n") + "\n").utf8)),
+                "control/\(name) written")
     }
 
     /// Files in a Maildir's `new/` for `user@domain` under the default maildirroot.
@@ -104,7 +106,7 @@ final class Daemon {
     init(_ name: String, _ arguments: [String] = [], home: TestHome, environment: [String: String] = [:]) throws {
         // `name` is a program of the build, or a path to one elsewhere.
         logPath = home.path + "/\(name.split(separator: "/").last!).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        try #require(FileManager.default.createFile(atPath: logPath, contents: nil), "\(logPath) created")
         let log = FileHandle(forWritingAtPath: logPath)!
         process.executableURL = URL(fileURLWithPath: name.hasPrefix("/") ? name : Programs.path(name))
         process.arguments = arguments

@@ -17,8 +17,8 @@ import Testing
     /// A `$QUAILQUEUE` stand-in that refuses everything with `code`.
     private func refusingQueue(_ home: TestHome, code: Int) -> String {
         let path = home.path + "/queue-exit-\(code)"
-        FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\nexit \(code)\n".utf8),
-                                       attributes: [.posixPermissions: 0o755])
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\nexit \(code)\n".utf8),
+                                               attributes: [.posixPermissions: 0o755]), "\(path) written")
         return path
     }
 

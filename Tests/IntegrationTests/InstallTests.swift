@@ -118,7 +118,8 @@ struct QuailHomeFixture {
     init(_ path: String) { self.path = path }
 
     func control(_ name: String, _ lines: String...) {
-        FileManager.default.createFile(atPath: path + "/control/" + name, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        #expect(FileManager.default.createFile(atPath: path + "/control/" + name, contents: Data((lines.joined(separator: "\n") + "\n").utf8)),
+                "control/\(name) written")
     }
 
     func maildirNew(_ user: String, _ domain: String = "example.test") -> [String] {

@@ -265,7 +265,7 @@ final class GatedPrimary {
 
     /// Sets the gate's word; written by rename so the server never reads half of it.
     func open(replying word: String) {
-        FileManager.default.createFile(atPath: directory + "/gate.tmp", contents: Data(word.utf8))
+        #expect(FileManager.default.createFile(atPath: directory + "/gate.tmp", contents: Data(word.utf8)), "the gate is set")
         rename(directory + "/gate.tmp", directory + "/gate")
     }
 

@@ -106,7 +106,7 @@ import Testing
         let home = try TestHome()
         // Root ignores permissions, so make todo/ a plain file: the commit's rename must fail.
         try FileManager.default.removeItem(atPath: home.queue.todo)
-        FileManager.default.createFile(atPath: home.queue.todo, contents: Data())
+        try #require(FileManager.default.createFile(atPath: home.queue.todo, contents: Data()))
         let status = try enqueue("x\n", envelope: Array("Fa@b\0Tc@d\0\0".utf8), home: home)
         #expect(status == 66)
         #expect(files(home.queue.tmp).isEmpty)

@@ -123,7 +123,7 @@ final class SMTPDaemon {
         sessionProcesses().filter { pid in
             var target = [CChar](repeating: 0, count: 256)
             let length = readlink("/proc/\(pid)/fd/0", &target, target.count - 1)
-            return length > 0 && String(cString: target).hasPrefix("socket:")
+            return length > 0 && String(decoding: target.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("socket:")
         }
     }
 }

@@ -210,8 +210,8 @@ import Testing
         let home = try TestHome.local()
         // A dead writer's half-written file in tmp/, and a todo/ file with a damaged envelope.
         let debris = home.queue.tmp + "/999999.1.0"
-        FileManager.default.createFile(atPath: debris, contents: Data("Fa@b\0Tuser@example.test\0\0Subject: half".utf8))
-        FileManager.default.createFile(atPath: home.queue.todo + "/12345", contents: Data("Fa@b\0Tuser@example.test\0".utf8))
+        try #require(FileManager.default.createFile(atPath: debris, contents: Data("Fa@b\0Tuser@example.test\0\0Subject: half".utf8)))
+        try #require(FileManager.default.createFile(atPath: home.queue.todo + "/12345", contents: Data("Fa@b\0Tuser@example.test\0".utf8)))
         let send = try home.startSend()
         #expect(!FileManager.default.fileExists(atPath: debris))
         #expect(send.log.contains("damaged envelope"))

@@ -153,7 +153,9 @@ final class StallingPrimary {
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
-    func stall(_ what: String) { FileManager.default.createFile(atPath: directory + "/stall-" + what, contents: nil) }
+    func stall(_ what: String) {
+        #expect(FileManager.default.createFile(atPath: directory + "/stall-" + what, contents: nil), "stall-\(what) created")
+    }
     func release(_ what: String) { try? FileManager.default.removeItem(atPath: directory + "/stall-" + what) }
     func marks(_ what: String) -> Int { fileText(directory + "/mark-" + what).count }
     func receivedBytes() -> Int { Int(fileText(directory + "/bytes").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }

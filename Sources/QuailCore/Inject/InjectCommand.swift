@@ -2,17 +2,20 @@ import Glibc
 
 /// quail-inject and quail-sendmail behind their thin mains: read stdin, build, queue, exit 0, 100 or 111.
 public enum InjectCommand {
-    /// Parses the command line with `parse`, queues the message on stdin and exits; errors are reported
-    /// on stderr as `program: fatal: ...`.
+    /// Answers `--help` with `usage`, or parses the command line with `parse`, queues the message on stdin and
+    /// exits; errors are reported on stderr as `program: fatal: ...`, a bad command line followed by `usage`.
     public static func main(
-        program: String, parse: ([String]) throws(InjectError) -> InjectOptions
+        program: String, usage: String, parse: ([String]) throws(InjectError) -> InjectOptions
     ) -> Never {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        CommandHelp.answer(arguments, usage: usage)
         do throws(InjectError) {
-            let options = try parse(Array(CommandLine.arguments.dropFirst()))
+            let options = try parse(arguments)
             try run(options)
             exit(0)
         } catch {
-            Diagnostics.fail(program, error.logText, exitCode: error.exitCode)
+            let reminder = if case .usage = error { "\n" + usage } else { "" }
+            Diagnostics.fail(program, error.logText + reminder, exitCode: error.exitCode)
         }
     }
 

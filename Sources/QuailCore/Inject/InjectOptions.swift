@@ -1,5 +1,16 @@
 /// What the command line of quail-inject or quail-sendmail asks for.
 public struct InjectOptions: Sendable, Equatable {
+    /// What `quail-inject --help` prints, and the reminder after a bad command line.
+    public static let injectUsage = """
+        usage: quail-inject [-t] [-f SENDER] [-F NAME] [--] [RECIPIENT ...]
+        Reads a message on stdin, completes its header (From, Date, Message-ID) and queues it
+        through quail-queue. Without RECIPIENTs they come from the To, Cc and Bcc lines.
+          -t, -h     take the recipients from the header as well
+          -f SENDER  the envelope sender; -f '' for the null sender
+          -F NAME    the display name of a generated From line
+        Exit 0 queued, 100 refused for good, 111 try again later.
+        """
+
     /// The envelope sender from `-f`; `nil` means the default user@host, `""` the null sender.
     public var sender: String?
     /// The display name for a generated `From:` (`-F`).
@@ -39,7 +50,7 @@ public struct InjectOptions: Sendable, Equatable {
             case "-F":
                 options.fullName = try OptionScanner.value(of: argument, arguments, &index)
             default:
-                throw .usage("unknown option \(argument); usage: quail-inject [-t] [-f sender] [-F name] [rcpt ...]")
+                throw .usage("unknown option \(argument)")
             }
         }
         options.recipients = Array(arguments[index...])

@@ -2,6 +2,19 @@
 /// `B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:r:q:tvx`): flags may be clustered (`-ti`) and values attached
 /// (`-fSENDER`) or separate (`-f SENDER`).
 public enum SendmailOptions {
+    /// What `quail-sendmail --help` prints, and the reminder after a bad command line.
+    public static let usage = """
+        usage: quail-sendmail [-t] [-i | -oi] [-f SENDER] [-F NAME] [--] [RECIPIENT ...]
+        The sendmail command line, for programs that only know /usr/sbin/sendmail: reads a message
+        on stdin and queues it as quail-inject does.
+          -t         take the recipients from the header as well
+          -i, -oi    a line holding only "." is text; without them it ends the message
+          -f SENDER  the envelope sender (-r too); -f '' for the null sender
+          -F NAME    the display name of a generated From line
+        sendmail's other flags are accepted and change nothing; -bs and -q are not supported.
+        Exit 0 queued, 100 refused for good, 111 try again later.
+        """
+
     /// Options whose value is the rest of the argument or the next one.
     static let takingValue = Set<Character>("BCFLNORVXbefhopqr")
     /// Flags that change nothing for quail (verbose, initial submission, and the like).
@@ -15,6 +28,8 @@ public enum SendmailOptions {
             let argument = arguments[index]
             index += 1
             if argument == "--" { break }
+            // getopt would read `--help` as the flags `-`, `h`, ...: name the word, not its first letter.
+            if argument.hasPrefix("--") { throw .usage("unknown option \(argument)") }
             var rest = argument.dropFirst()
             while let letter = rest.first {
                 rest = rest.dropFirst()

@@ -61,7 +61,13 @@ public enum MXCheckUsageError: Error, Sendable, Hashable, CustomStringConvertibl
 
 /// The command line of `quail-mxcheck [--json] DOMAIN [BACKUP-HOST[:PORT]]`.
 public struct MXCheckOptions: Sendable, Hashable {
-    public static let usage = "usage: quail-mxcheck [--json] DOMAIN [BACKUP-HOST[:PORT]]"
+    public static let usage = """
+        usage: quail-mxcheck [--json] DOMAIN [BACKUP-HOST[:PORT]]
+        Checks DOMAIN's MX records and, end to end over SMTP, the backup MX (BACKUP-HOST, or every MX
+        host but the best): that it answers, refuses what it must and accepts what it should.
+          --json     one JSON report at the end instead of a line per check
+        Exit 0 nothing failed, 1 something did, 100 bad usage, 111 could not check.
+        """
 
     /// The domain whose MX set-up is checked, normalized.
     public var domain: String

@@ -3,6 +3,15 @@ import Glibc
 /// What `quail-queue` does once it knows its home: reads the message on fd 0 and the envelope on fd 1, commits
 /// both, and returns qmail-queue's exit code. Its `main` runs this after settling its privileges.
 public enum QueueProgram {
+    /// What `quail-queue --help` prints.
+    public static let usage = """
+        usage: quail-queue
+        Puts one message into $QUAIL_HOME/queue (default /var/quail), exactly as qmail-queue(8)
+        does: the message on descriptor 0, the envelope on descriptor 1
+        (Fsender\\0Trecipient\\0Trecipient\\0\\0). Exit 0 once both are safe on disk; any other
+        code is qmail-queue's (11 to 40 permanent, the rest temporary).
+        """
+
     public static func run(layout: QueueLayout) -> Int32 {
         // qmail-queue's guard: a stuck injector dies after a day, long before quail-send treats its debris as dead.
         signal(SIGALRM, SIG_DFL)

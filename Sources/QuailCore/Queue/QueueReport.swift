@@ -48,6 +48,8 @@ public struct QueueReport: Sendable {
     /// qmail-qread's listing: a line per message, a line per recipient (`done` before finished ones),
     /// with quail's addition of attempts, next attempt and last error for those still waiting.
     public func listing(isLocal: (String) -> Bool) -> String {
+        // qmail-qread prints nothing here, which a newcomer cannot tell from a broken command.
+        guard !entries.isEmpty else { return "the queue is empty\n" }
         var text = ""
         for entry in entries {
             let state = entry.state

@@ -5,7 +5,7 @@ import Testing
 @testable import QuailCore
 
 func writeFile(_ path: String, _ text: String) {
-    FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)), "\(path) written")
 }
 
 @Suite struct ControlDirectoryTests {

@@ -41,6 +41,8 @@ import Testing
         #expect(throws: InjectError.unsupported("-bp")) { try SendmailOptions.parse(["-bp"]) }
         #expect(throws: InjectError.usage("unknown option -Z")) { try SendmailOptions.parse(["-Z", "a@b"]) }
         #expect(throws: InjectError.usage("option -f needs a value")) { try SendmailOptions.parse(["-f"]) }
+        // A long option is named whole, not as its first letter `-`.
+        #expect(throws: InjectError.usage("unknown option --version")) { try SendmailOptions.parse(["--version"]) }
     }
 
     @Test(arguments: [
