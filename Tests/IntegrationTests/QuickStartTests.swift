@@ -62,4 +62,42 @@ struct QuickStartTests {
         #expect(output().contains("scripts/run: stopped"), "\(output())")
         #expect(!acceptsConnections(port))
     }
+
+    /// `scripts/run &` from a script: bash starts it with SIGINT ignored, which it then cannot trap, while
+    /// quail-send and quail-smtpd still stop on SIGINT. Ctrl-C to the group must read as a stop, not as a
+    /// program that exited by itself.
+    @Test func ctrlCStopsARunStartedInTheBackground() throws {
+        let home = try TestHome("quickstartbackground")
+        for (name, value) in [("locals", "example.test"), ("rcpthosts", "example.test")] { home.control(name, value) }
+        let port = try unusedTCPPort()
+        let logPath = home.path + "/run.log"
+        let log = try FileIO.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let null = try FileIO.open("/dev/null", O_RDONLY)
+        var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix("QUAIL_") }
+        environment += ["QUAIL_HOME=" + home.path, "QUAIL_LISTEN=127.0.0.1:\(port)"]
+        // What `&` in a non-interactive shell does: SIGINT ignored, inherited across exec.
+        let pid = try ChildProcess.spawn("/usr/bin/setsid", arguments: [
+            "/bin/sh", "-c", "trap '' INT; exec \"$0\" --bin \"$1\"", Repository.path("scripts/run"), Programs.directory,
+        ], environment: environment, stdin: null, stdout: log, stderr: log)
+        close(log)
+        close(null)
+        var exited = false
+        defer {
+            if !exited {
+                kill(-pid, SIGKILL)
+                waitpid(pid, nil, 0)
+            }
+        }
+        let output = { fileText(logPath) }
+        try #require(waitUntil(30) { acceptsConnections(port) && output().contains("Ctrl-C stops") }, "\(output())")
+        let tree = descendants(of: pid)
+        kill(-pid, SIGINT)
+        var status: Int32 = 0
+        #expect(waitUntil(45) { waitpid(pid, &status, WNOHANG) == pid }, "scripts/run exits after Ctrl-C:\n\(output())")
+        exited = true
+        #expect(ChildProcess.exitCode(fromWaitStatus: status) == 0, "\(output())")
+        #expect(waitUntil(10) { !tree.contains(where: isAlive) }, "every program of the suite is gone")
+        #expect(output().contains("scripts/run: stopping"), "\(output())")
+        #expect(!output().contains("exited by itself"), "\(output())")
+    }
 }
