@@ -4,12 +4,15 @@ public struct RemoteDelivery {
     public var config: Configuration
     /// This host's addresses (canonical text), for the backup rule.
     public var localAddresses: Set<String>
+    /// What one delivery may spend: addresses, refused sessions, time.
+    public var limits: DeliveryLimits
     /// Made on first use, so a relay given as an `[ip]` literal needs no DNS configuration.
     var makeResolver: () throws(DNSConfigError) -> DNSResolver
 
     public init(config: Configuration, localAddresses: Set<String>) {
         self.config = config
         self.localAddresses = localAddresses
+        limits = DeliveryLimits(config: config)
         let resolvers = config.resolvers
         makeResolver = { () throws(DNSConfigError) in try DNSResolver(resolvers: resolvers) }
     }
@@ -33,13 +36,16 @@ public struct RemoteDelivery {
 
     /// Delivers `message` (LF line ends, as spooled) from `sender` to `recipients`, all at `domain`: on `kept`,
     /// a session an earlier delivery to this destination left open, when it is still there; else to the hosts
-    /// the route gives. The report, and the session when it may carry another message.
+    /// the route gives, within `limits`. The report, and the session when it may carry another message.
     public func deliver(domain: String, sender: String, recipients: [String], message: [UInt8],
                         reusing kept: KeptSession? = nil) -> (report: RemoteReport, kept: KeptSession?) {
+        let deadline = ContinuousClock.now + limits.duration
         let client = SMTPClient(me: config.me, sender: sender, recipients: recipients, message: message)
         // A session the server closed or spoke on while idle, or one that failed or was out of step before the
         // content went out, delivered nothing: fall through to a fresh one.
         if let kept {
+            kept.connection.deadline = deadline
+            defer { kept.connection.deadline = nil }
             if kept.isQuiet,
                let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: Self.label(host: kept.host, address: kept.address)) {
                 return (RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address)),
@@ -53,20 +59,27 @@ public struct RemoteDelivery {
         case .failure(let report): return (RemoteReport(all: report.result, count: recipients.count, destination: report.destination), nil)
         }
         var last = "no address to try"
-        for target in targets {
+        var refusedSessions = 0
+        for (tried, target) in targets.enumerated() {
+            if let limit = limitReached(tried: tried, of: targets.count, refusedSessions: refusedSessions, deadline: deadline) {
+                last += "; \(limit)"
+                break
+            }
             let connection: SMTPConnection
             do {
                 connection = try SMTPConnection.open(
                     to: target.address, port: target.port, connectTimeout: .seconds(config.timeoutConnect),
-                    replyTimeout: .seconds(config.timeoutRemote))
+                    replyTimeout: .seconds(config.timeoutRemote), deadline: deadline)
             } catch {
                 last = "\(target.label): \(error)"
                 continue
             }
+            defer { connection.deadline = nil }
             let (outcome, extensions) = client.runKeeping(on: connection, host: target.label)
             switch outcome {
             case .unreachable(let reason):
                 last = "\(target.label): \(reason)"
+                if connection.hasReplied { refusedSessions += 1 }
             case .spoke(let results):
                 let session = extensions.map { KeptSession(connection: connection, host: target.host, address: target.address, extensions: $0) }
                 return (RemoteReport(results: results, destination: .up(host: target.host, address: target.address)), session)
@@ -74,6 +87,14 @@ public struct RemoteDelivery {
         }
         return (RemoteReport(
             all: .deferred(RemoteReply.unreachable(domain, last: last)), count: recipients.count, destination: .down(last)), nil)
+    }
+
+    /// Why no further address may be tried, after `tried` of `count`; nil while the limits allow another.
+    private func limitReached(tried: Int, of count: Int, refusedSessions: Int, deadline: ContinuousClock.Instant) -> String? {
+        if tried >= limits.addresses { return "\(count - tried) more addresses not tried (at most \(limits.addresses) per delivery)" }
+        if refusedSessions >= limits.sessions { return "at most \(limits.sessions) refused sessions per delivery" }
+        if ContinuousClock.now >= deadline { return "the delivery's deadline passed" }
+        return nil
     }
 
     /// Why no address could be tried: the result for every recipient and the destination line.
