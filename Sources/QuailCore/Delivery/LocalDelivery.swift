@@ -60,10 +60,10 @@ public struct LocalDelivery: Sendable {
             return forward(message, from: sender, for: local, to: local.expand(aliasTargets: targets))
         }
         if isUnknown(local.address) { return .failed(LocalReply.noMailbox) }
-        guard let path = local.maildirPath(root: configuration.maildirRoot) else {
+        guard let maildir = local.maildir(root: configuration.maildirRoot) else {
             return .failed(LocalReply.unsafeMailbox(recipient))
         }
-        return store(message, from: sender, for: local, in: Maildir(path: path))
+        return store(message, from: sender, for: local, in: maildir)
     }
 
     /// Whether `validrcptto` lists the address's domain but neither the user nor a catch-all.
@@ -78,7 +78,6 @@ public struct LocalDelivery: Sendable {
     ) -> DeliveryResult {
         let top = LocalDelivery.returnPathLine(sender) + LocalDelivery.deliveredToLine(local)
         do throws(MaildirError) {
-            try maildir.create()
             let name = try maildir.deliver([Array(top.utf8), message])
             return .delivered(LocalReply.delivered(name))
         } catch {

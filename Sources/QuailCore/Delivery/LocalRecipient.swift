@@ -17,13 +17,16 @@ public struct LocalRecipient: Sendable, Equatable {
     public var aliasKey: String { address.description.lowercased() }
 
     /// The Maildir under `root`: `<root>/<domain>/<local>/`, both lowercased; `nil` when either part could
-    /// name anything but a subdirectory of its parent.
-    public func maildirPath(root: String) -> String? {
+    /// name anything but one directory below its parent.
+    public func maildir(root: String) -> Maildir? {
         let domain = address.domain.lowercased()
         let local = address.localPart.lowercased()
         guard LocalRecipient.isSafePathComponent(domain), LocalRecipient.isSafePathComponent(local) else { return nil }
-        return root + "/" + domain + "/" + local
+        return Maildir(root: root, components: [domain, local])
     }
+
+    /// The path of `maildir(root:)`.
+    public func maildirPath(root: String) -> String? { maildir(root: root)?.path }
 
     /// The forwarding addresses for `targets`; a target without `@` is that local part at this domain.
     public func expand(aliasTargets targets: [String]) -> [String] {

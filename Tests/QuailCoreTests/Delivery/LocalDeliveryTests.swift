@@ -130,7 +130,7 @@ final class QueueRecorder: Sendable {
         try home.makeFile("mail/example.com")
         let result = try delivery(home).deliver(sender: "", recipient: "bob@example.com", message: message)
         #expect(result.exitCode == 111)
-        #expect(result.text.contains(home.path + "/mail/example.com/bob"))
+        #expect(result.text.contains(home.path + "/mail/example.com"))
     }
 
     @Test func aMalformedControlFileIsATemporaryFailureNamingFileAndLine() throws {
