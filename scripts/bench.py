@@ -59,13 +59,16 @@ def make_message(size):
 
 
 def create_home(parent, name):
-    """A QUAIL_HOME with control/me, control/locals and a queue laid out as QueueLayout.create() does."""
+    """A QUAIL_HOME with control/me, control/locals, control/validrcptto and a queue laid out as QueueLayout.create() does."""
     home = os.path.join(parent, name)
     os.makedirs(os.path.join(home, "control"))
     with open(os.path.join(home, "control", "me"), "w") as f:
         f.write("quail.local\n")
     with open(os.path.join(home, "control", "locals"), "w") as f:
         f.write("example.test\n")
+    # A locals domain takes only the names it knows (a Maildir or a validrcptto line).
+    with open(os.path.join(home, "control", "validrcptto"), "w") as f:
+        f.write(RECIPIENT + "\n")
     queue = os.path.join(home, "queue")
     make_queue(queue)
     return home

@@ -30,6 +30,7 @@ struct InstallTests {
         installed.control("rcpthosts", "example.test", "other.test")
         installed.control("smtproutes", "other.test:127.0.0.1:\(try unusedTCPPort())")
         installed.control("probeinterval", "3600")
+        installed.control("validrcptto", "user@example.test", "root-to@example.test", "nobody-to@example.test")
 
         // The installed service directories, under runit, on a loopback port, quail-smtpd with its own listener.
         let port = try unusedTCPPort()

@@ -51,6 +51,42 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: home.path + "/mail"))
     }
 
+    /// DESIGN.md, "Local recipients": mail that came around quail-smtpd (quail-inject) for a name nobody listed
+    /// fails with a clear text, and no Maildir is made for it.
+    @Test func anUnknownUserWithoutValidrcpttoFailsAndNoDirectoryAppears() throws {
+        let home = try TestHome()
+        unlink(home.path + "/control/validrcptto")
+        let outcome = try local(home, "alice@remote.example", "guess@quail.test")
+        #expect(outcome.status == 100)
+        #expect(outcome.stdout == "D" + LocalReply.noMailbox + "\n")
+        #expect(!FileManager.default.fileExists(atPath: home.path + "/mail"))
+    }
+
+    /// A combining mark after `/` makes one Swift Character, yet the file system sees the slash.
+    @Test(arguments: ["bob/\u{301}evil@quail.test", "next\u{85}line@quail.test", String(repeating: "x", count: 65) + "@quail.test"])
+    func aLocalPartThatCannotBeOneDirectoryFailsPermanently(recipient: String) throws {
+        let home = try TestHome()
+        let outcome = try local(home, "alice@remote.example", recipient)
+        #expect(outcome.status == 100, "\(outcome.stdout)")
+        #expect(outcome.stdout.hasPrefix("D") && outcome.stdout.hasSuffix("(#5.1.3)\n"), "\(outcome.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: home.path + "/mail"))
+    }
+
+    /// A symbolic link planted where the domain's or the user's directory belongs is not followed: the delivery
+    /// is deferred with a text naming the link (the admin's to remove; a bounce could go to a forged sender),
+    /// and nothing appears where it points.
+    @Test(arguments: ["mail/quail.test", "mail/quail.test/bob"])
+    func aSymbolicLinkBelowMaildirrootDefersAndWritesNothingThrough(link: String) throws {
+        let home = try TestHome()
+        try FileIO.makeDirectories(home.path + "/elsewhere")
+        try FileIO.makeDirectories(FileIO.directoryName(of: home.path + "/" + link))
+        #expect(symlink(home.path + "/elsewhere", home.path + "/" + link) == 0)
+        let outcome = try local(home, "alice@remote.example", "bob@quail.test")
+        #expect(outcome.status == 111, "\(outcome.stdout)")
+        #expect(outcome.stdout.hasPrefix("Z") && outcome.stdout.contains(link + " is a symbolic link"), "\(outcome.stdout)")
+        #expect(list(home.path + "/elsewhere").isEmpty)
+    }
+
     @Test func aDeliveredToLoopFailsPermanently() throws {
         let home = try TestHome()
         let looping = Array("Delivered-To: BOB@quail.test\n".utf8) + message
@@ -76,7 +112,7 @@ import Testing
         #expect(FileManager.default.createFile(atPath: home.path + "/mail/quail.test", contents: Data("x".utf8)))
         let outcome = try local(home, "alice@remote.example", "bob@quail.test")
         #expect(outcome.status == 111)
-        #expect(outcome.stdout.hasPrefix("Z") && outcome.stdout.contains("mail/quail.test/bob"))
+        #expect(outcome.stdout.hasPrefix("Z") && outcome.stdout.contains("mail/quail.test"))
         #expect(home.maildirNew("bob", "quail.test").isEmpty)
     }
 

@@ -63,6 +63,8 @@ struct SupervisionTests {
         let restarted = { sendLog().components(separatedBy: "status: exiting").last?.contains("status: local 0/10") == true }
         try #require(waitUntil(20, restarted), "restarted quail-send is up:\n\(sendLog())")
         home.control("locals", "example.test", "other.test")
+        // As an admin would: a new locals domain's users are listed too.
+        home.control("validrcptto", "@quail.test", "@example.test", "user@other.test")
         try services.control("quail-send", "h")
         #expect(waitUntil(20) { rereads() == 1 }, "\(sendLog())")
         try services.control("quail-send", "a")

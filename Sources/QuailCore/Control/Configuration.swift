@@ -32,9 +32,10 @@ public struct Configuration: Sendable {
     /// The files quail-local needs: a broken file it does not use must not hold up local mail.
     public static let localDeliveryFiles: Set<String> = ["me", "locals", "validrcptto", "aliases", "maildirroot"]
     /// The files quail-smtpd needs, read at every connection: a third of all of them, and a broken smtproutes
-    /// or retryschedule is quail-send's trouble, not a reason to turn mail away at the door.
-    public static let smtpdFiles: Set<String> = ["me", "rcpthosts", "validrcptto", "badmailfrom", "databytes",
-                                                 "timeoutsmtpd", "smtpgreeting"]
+    /// or retryschedule is quail-send's trouble, not a reason to turn mail away at the door. `locals`,
+    /// `aliases` and `maildirroot` say which local recipients exist.
+    public static let smtpdFiles: Set<String> = ["me", "rcpthosts", "locals", "validrcptto", "aliases", "maildirroot",
+                                                 "badmailfrom", "databytes", "timeoutsmtpd", "smtpgreeting"]
     /// The files quail-remote needs, read at every delivery.
     public static let remoteDeliveryFiles: Set<String> = ["me", "rcpthosts", "locals", "smtproutes", "resolvers",
                                                           "moreipme", "notipme", "timeoutconnect", "timeoutremote"]

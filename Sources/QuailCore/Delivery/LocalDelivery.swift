@@ -56,20 +56,21 @@ public struct LocalDelivery: Sendable {
         guard let local = LocalRecipient(recipient) else { return .failed(LocalReply.badRecipient(recipient)) }
         // Before forwarding too: an alias loop a → b → a must end here, in one bounce.
         if let loop = LocalLoopCheck.loopReason(in: message, recipient: local.address) { return .failed(loop) }
+        guard let maildir = local.maildir(root: configuration.maildirRoot) else {
+            let problem = MailboxName.problem(localPart: local.address.localPart)
+            return .failed(LocalReply.unsafeMailbox(recipient, problem))
+        }
+        // The rule quail-smtpd applies at RCPT; this catches mail that came another way (quail-inject).
+        switch LocalMailboxes(configuration: configuration).verdict(for: local.address) {
+        case .valid: break
+        case .badName(let problem): return .failed(LocalReply.unsafeMailbox(recipient, problem))
+        case .unknown: return .failed(LocalReply.noMailbox)
+        case .cannotTell(let error): return .deferred(error.description)
+        }
         if let targets = configuration.aliases[local.aliasKey] {
             return forward(message, from: sender, for: local, to: local.expand(aliasTargets: targets))
         }
-        if isUnknown(local.address) { return .failed(LocalReply.noMailbox) }
-        guard let path = local.maildirPath(root: configuration.maildirRoot) else {
-            return .failed(LocalReply.unsafeMailbox(recipient))
-        }
-        return store(message, from: sender, for: local, in: Maildir(path: path))
-    }
-
-    /// Whether `validrcptto` lists the address's domain but neither the user nor a catch-all.
-    /// quail-smtpd refuses such users at RCPT; this catches mail that came another way (quail-inject).
-    func isUnknown(_ address: Address) -> Bool {
-        configuration.validatesRecipients(of: address.domain) && !configuration.isValidRecipient(address)
+        return store(message, from: sender, for: local, in: maildir)
     }
 
     /// Writes `Return-Path:`, `Delivered-To:` and the unchanged message into `maildir`, creating it if missing.
@@ -78,7 +79,6 @@ public struct LocalDelivery: Sendable {
     ) -> DeliveryResult {
         let top = LocalDelivery.returnPathLine(sender) + LocalDelivery.deliveredToLine(local)
         do throws(MaildirError) {
-            try maildir.create()
             let name = try maildir.deliver([Array(top.utf8), message])
             return .delivered(LocalReply.delivered(name))
         } catch {

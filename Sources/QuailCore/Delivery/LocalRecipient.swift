@@ -17,24 +17,28 @@ public struct LocalRecipient: Sendable, Equatable {
     public var aliasKey: String { address.description.lowercased() }
 
     /// The Maildir under `root`: `<root>/<domain>/<local>/`, both lowercased; `nil` when either part could
-    /// name anything but a subdirectory of its parent.
-    public func maildirPath(root: String) -> String? {
+    /// name anything but one directory below its parent. (The 64-octet limit is `LocalMailboxes`' to apply,
+    /// to the local part as it came: lowercasing may lengthen a name.)
+    public func maildir(root: String) -> Maildir? {
         let domain = address.domain.lowercased()
         let local = address.localPart.lowercased()
         guard LocalRecipient.isSafePathComponent(domain), LocalRecipient.isSafePathComponent(local) else { return nil }
-        return root + "/" + domain + "/" + local
+        return Maildir(root: root, components: [domain, local])
     }
+
+    /// The path of `maildir(root:)`.
+    public func maildirPath(root: String) -> String? { maildir(root: root)?.path }
 
     /// The forwarding addresses for `targets`; a target without `@` is that local part at this domain.
     public func expand(aliasTargets targets: [String]) -> [String] {
         targets.map { $0.contains("@") ? $0 : $0 + "@" + address.domain }
     }
 
-    /// Whether `component` can be one directory name inside a parent: not empty, no `/` or NUL, and no
-    /// leading dot, which rules out `.`, `..` and the hidden names a Maildir reader would skip.
+    /// Whether `component` can be one directory name inside a parent (`MailboxName`'s rule at the file
+    /// system's length limit): not empty, no `/` or control character, and no leading dot, which rules out
+    /// `.`, `..` and the hidden names a Maildir reader would skip.
     public static func isSafePathComponent(_ component: String) -> Bool {
-        guard let first = component.first, first != "." else { return false }
-        return !component.contains("/") && !component.contains("\0")
+        MailboxName.problem(component, limit: MailboxName.maximumComponentOctets) == nil
     }
 
     static func hasControlCharacter(_ text: String) -> Bool {

@@ -11,8 +11,10 @@ public enum LocalReply {
         "recipient \"\(printable(recipient))\" is not a local address (#5.1.3)"
     }
 
-    public static func unsafeMailbox(_ recipient: String) -> String {
-        "recipient \"\(printable(recipient))\" cannot name a Maildir (#5.1.3)"
+    /// The name cannot be a Maildir directory; `problem` says why, when it is the local part's.
+    public static func unsafeMailbox(_ recipient: String, _ problem: MailboxName.Problem?) -> String {
+        let why = problem.map { ": the local part has \($0)" } ?? ""
+        return "recipient \"\(printable(recipient))\" cannot name a Maildir\(why) (#5.1.3)"
     }
 
     public static func unreadableMessage(_ errno: Errno) -> String {

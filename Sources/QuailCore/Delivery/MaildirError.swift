@@ -10,6 +10,11 @@ public enum MaildirError: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotCommit(path: String, errno: Errno)
     /// Every name tried was taken.
     case noUniqueName(path: String)
+    /// A symbolic link stands where a directory of the Maildir belongs below maildirroot. Temporary like the
+    /// rest: the link is the local admin's to remove (or a local user's attempt to redirect mail), nothing the
+    /// sender can mend, so the queue keeps the message and the log names the path instead of a bounce
+    /// going to a sender who may be forged.
+    case symbolicLink(path: String)
 
     /// The reason as quail-local reports it, with an RFC 3463 status code.
     public var description: String {
@@ -22,6 +27,8 @@ public enum MaildirError: Error, Sendable, Equatable, CustomStringConvertible {
             "unable to commit Maildir file \(path): \(errno) \(MaildirError.statusCode(errno))"
         case .noUniqueName(let path):
             "unable to find a unique file name in Maildir \(path) (#4.3.0)"
+        case .symbolicLink(let path):
+            "Maildir directory \(path) is a symbolic link, which quail does not follow (#4.3.0)"
         }
     }
 

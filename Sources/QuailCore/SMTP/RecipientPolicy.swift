@@ -22,7 +22,7 @@ public struct RecipientPolicy: Sendable {
     /// The refusal for recipient `path`, or `nil` when it is accepted.
     public func refusal(for path: MailPath) -> SMTPReply? {
         guard let address = Address(path.address), RecipientPolicy.isWellFormed(domain: address.domain) else { return .syntaxError }
-        if relayClient { return nil }
+        if relayClient { return config.locals.contains(address.domain) ? localRefusal(for: address) : nil }
         if address.domain.hasPrefix("[") {
             // An address literal is ours only when rcpthosts lists it literally.
             return config.rcpthosts.contains(address.domain) ? nil : .addressLiteral
@@ -31,6 +31,7 @@ public struct RecipientPolicy: Sendable {
         // further hop (%, !, @ inside quotes: what the quotes hold is judged) is refused outright rather than interpreted.
         if address.localPartContent.contains(where: { $0 == "%" || $0 == "!" || $0 == "@" }) { return .relayTrick }
         guard config.rcpthosts.contains(address.domain) else { return .notOurDomain }
+        if config.locals.contains(address.domain) { return localRefusal(for: address) }
         guard config.isValidRecipient(address) else { return .noSuchUser }
         return nil
     }

@@ -65,6 +65,10 @@ extension SMTPReply {
     public static let relayTrick = SMTPReply(553, "5.7.1", "sorry, source routes, % and ! addressing and quoted @ are not relayed")
     public static let addressLiteral = SMTPReply(553, "5.7.1", "sorry, I do not accept mail for address literals")
     public static let noSuchUser = SMTPReply(550, "5.1.1", "sorry, no mailbox here by that name")
+    public static func badMailboxName(_ problem: MailboxName.Problem) -> SMTPReply {
+        SMTPReply(553, "5.1.3", "sorry, that local part cannot name a mailbox here: it has \(problem)")
+    }
+    public static let mailboxCheckFailed = SMTPReply(451, "4.3.0", "cannot check that mailbox now, try again later")
     public static let badMailFrom = SMTPReply(553, "5.7.1", "sorry, your envelope sender is in my badmailfrom list")
     public static let tooManyRecipients = SMTPReply(452, "4.5.3", "too many recipients for one message; send the rest separately")
     public static func sizeExceeded(_ limit: Int) -> SMTPReply {

@@ -31,6 +31,7 @@ final class QueueRecorder: Sendable {
 
     @Test func aMessageLandsInTheMaildirBelowReturnPathAndDeliveredTo() throws {
         let home = try LocalTestHome()
+        try home.control("validrcptto", "bob@example.com")
         let result = try delivery(home).deliver(
             sender: "a@remote.example", recipient: "Bob@Example.com", message: message)
         guard case .delivered = result else { Issue.record("not delivered: \(result)"); return }
@@ -61,13 +62,29 @@ final class QueueRecorder: Sendable {
         }
     }
 
-    @Test func aCatchAllOrAnUnvalidatedDomainAcceptsAnyone() throws {
+    @Test func aCatchAllAcceptsAnyoneAndADomainWithoutLinesNoGuessedName() throws {
         let home = try LocalTestHome()
         try home.control("validrcptto", "@example.com", "bob@example.org")
         let local = try delivery(home)
         #expect(local.deliver(sender: "", recipient: "anyone@example.com", message: message).exitCode == 0)
-        #expect(local.deliver(sender: "", recipient: "anyone@example.net", message: message).exitCode == 0)
+        #expect(local.deliver(sender: "", recipient: "anyone@example.net", message: message) == .failed(LocalReply.noMailbox))
         #expect(local.deliver(sender: "", recipient: "anyone@example.org", message: message).exitCode == 100)
+        #expect(home.list("mail") == ["example.com"])
+    }
+
+    /// DESIGN.md, "Local recipients": without a validrcptto line, a user is known by an alias or an existing
+    /// Maildir (found case-insensitively: Maildirs are named in lower case), and a missing one is made only for them.
+    @Test func anExistingMaildirOrAnAliasMakesAUserKnown() throws {
+        let home = try LocalTestHome()
+        try home.control("aliases", "sales@example.com: carol@other.org")
+        try FileIO.makeDirectories(home.path + "/mail/example.com/dave")
+        let local = try delivery(home)
+        #expect(local.deliver(sender: "", recipient: "Dave@Example.com", message: message).exitCode == 0)
+        #expect(home.list("mail/example.com/dave/new").count == 1)
+        #expect(local.deliver(sender: "", recipient: "SALES@example.com", message: message).exitCode == 0)
+        #expect(local.deliver(sender: "", recipient: "Postmaster@example.com", message: message).exitCode == 0)
+        #expect(local.deliver(sender: "", recipient: "eve@example.com", message: message) == .failed(LocalReply.noMailbox))
+        #expect(home.list("mail/example.com") == ["dave", "postmaster"])
     }
 
     @Test func anAliasForwardsWithTheSenderUnchanged() throws {
@@ -115,9 +132,14 @@ final class QueueRecorder: Sendable {
         #expect(queue.count == 2)
     }
 
-    @Test(arguments: [".hidden@example.com", "../x@example.com", "user@..", "no-at-sign"])
+    @Test(arguments: [
+        ".hidden@example.com", "../x@example.com", "user@..", "no-at-sign", "bob/\u{301}evil@example.com",
+        "a\u{85}b@example.com", String(repeating: "x", count: 65) + "@example.com",
+    ])
     func unsafeOrMalformedRecipientsFailPermanently(recipient: String) throws {
         let home = try LocalTestHome()
+        // Listed, so that only the name's shape refuses them.
+        try home.control("validrcptto", "@example.com")
         let result = try delivery(home).deliver(sender: "", recipient: recipient, message: message)
         #expect(result.exitCode == 100, "\(result)")
         #expect(result.text.hasSuffix("(#5.1.3)"))
@@ -126,11 +148,12 @@ final class QueueRecorder: Sendable {
 
     @Test func anUnusableMaildirIsATemporaryFailure() throws {
         let home = try LocalTestHome()
+        try home.control("validrcptto", "bob@example.com")
         try FileIO.makeDirectories(home.path + "/mail")
         try home.makeFile("mail/example.com")
         let result = try delivery(home).deliver(sender: "", recipient: "bob@example.com", message: message)
         #expect(result.exitCode == 111)
-        #expect(result.text.contains(home.path + "/mail/example.com/bob"))
+        #expect(result.text.contains(home.path + "/mail/example.com"))
     }
 
     @Test func aMalformedControlFileIsATemporaryFailureNamingFileAndLine() throws {

@@ -12,7 +12,8 @@ import Testing
 
     @Test(arguments: [
         "a/b@example.com", ".@example.com", "..@example.com", ".hidden@example.com", "../../etc@example.com",
-        "user@..", "user@a/b", "user@.example.com", "a\0b@example.com",
+        "user@..", "user@a/b", "user@.example.com", "a\0b@example.com", "bob/\u{301}evil@example.com",
+        "a\u{85}b@example.com",
     ])
     func unsafeNamesHaveNoMaildir(address: String) {
         // Either refused outright or given no path: never a directory outside the root.
@@ -24,7 +25,7 @@ import Testing
         #expect(LocalRecipient.isSafePathComponent(local))
     }
 
-    @Test(arguments: ["", ".", "..", ".x", "a/b", "/", "a\0b"])
+    @Test(arguments: ["", ".", "..", ".x", "a/b", "/", "a\0b", "a/\u{301}b"])
     func unsafeComponents(component: String) {
         #expect(!LocalRecipient.isSafePathComponent(component))
     }

@@ -98,7 +98,7 @@ final class LocalTestHome {
         let home = try LocalTestHome()
         try home.makeFile("blocker")
         let maildir = Maildir(path: home.path + "/blocker/user")
-        #expect(throws: MaildirError.cannotCreate(path: maildir.tmp, errno: Errno(rawValue: ENOTDIR))) {
+        #expect(throws: MaildirError.cannotCreate(path: maildir.path, errno: Errno(rawValue: ENOTDIR))) {
             try maildir.create()
         }
     }
@@ -107,23 +107,53 @@ final class LocalTestHome {
         let home = try LocalTestHome()
         let maildir = Maildir(path: home.path + "/box")
         try maildir.create()
-        // tmp/ replaced by a plain file: create() still passes (the name exists), the open under it fails.
+        // tmp/ replaced by a plain file: the delivery cannot open it, and nothing reaches new/.
         rmdir(maildir.tmp)
         try home.makeFile("box/tmp")
-        try maildir.create()
         #expect(throws: MaildirError.self) { try maildir.deliver([Array("x\n".utf8)]) }
         #expect(home.list("box/new").isEmpty)
     }
 
-    @Test func aCommitErrorLeavesTmpEmpty() throws {
+    @Test func aNewThatIsNoDirectoryLeavesTmpEmpty() throws {
         let home = try LocalTestHome()
         let maildir = Maildir(path: home.path + "/box")
         try maildir.create()
         rmdir(maildir.new)
         try home.makeFile("box/new")
         let error = try #require(throws: MaildirError.self) { try maildir.deliver([Array("x\n".utf8)]) }
-        #expect(error.description.hasPrefix("unable to commit"))
+        #expect(error == .cannotCreate(path: maildir.new, errno: Errno(rawValue: ENOTDIR)))
         #expect(home.list("box/tmp").isEmpty)
+    }
+
+    /// A symbolic link at the domain's or the user's level, pointing outside the root, is never followed:
+    /// the delivery fails (temporarily, `MaildirError` is all temporary) naming the link, and the link's
+    /// target stays empty. Likewise a link where `tmp/` or `new/` belongs.
+    @Test(arguments: ["mail/example.com", "mail/example.com/user", "mail/example.com/user/tmp", "mail/example.com/user/new"])
+    func aSymbolicLinkBelowTheRootIsNotFollowed(link: String) throws {
+        let home = try LocalTestHome()
+        try FileIO.makeDirectories(home.path + "/elsewhere")
+        let maildir = Maildir(root: home.path + "/mail", components: ["example.com", "user"])
+        if link.hasSuffix("/tmp") || link.hasSuffix("/new") { try maildir.create() }
+        try FileIO.makeDirectories(FileIO.directoryName(of: home.path + "/" + link))
+        if link.hasSuffix("/tmp") || link.hasSuffix("/new") { rmdir(home.path + "/" + link) }
+        #expect(symlink(home.path + "/elsewhere", home.path + "/" + link) == 0)
+
+        #expect(throws: MaildirError.symbolicLink(path: home.path + "/" + link)) {
+            try maildir.deliver([Array("x\n".utf8)])
+        }
+        #expect(home.list("elsewhere").isEmpty)
+        if !link.hasSuffix("/tmp") && !link.hasSuffix("/new") { #expect(try maildir.exists() == false) }
+    }
+
+    @Test func theRootItselfMayBeALink() throws {
+        let home = try LocalTestHome()
+        try FileIO.makeDirectories(home.path + "/real")
+        #expect(symlink(home.path + "/real", home.path + "/mail") == 0)
+        let maildir = Maildir(root: home.path + "/mail", components: ["example.com", "user"])
+        #expect(try maildir.exists() == false)
+        _ = try maildir.deliver([Array("x\n".utf8)])
+        #expect(try maildir.exists())
+        #expect(home.list("real/example.com/user/new").count == 1)
     }
 
     @Test(arguments: [(ENOSPC, "(#4.3.1)"), (EDQUOT, "(#4.2.2)"), (EIO, "(#4.3.0)")])
