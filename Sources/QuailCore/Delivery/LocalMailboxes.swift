@@ -20,8 +20,9 @@ public struct LocalMailboxes: Sendable {
 
     /// What `address`, of a local domain, is.
     public func verdict(for address: Address) -> Verdict {
-        if let problem = MailboxName.problem(localPart: address.localPart) { return .badName(problem) }
-        let local = address.localPart.lowercased()
+        // The name is what a quoted local part holds: `".hidden"@d` names `.hidden`, and is judged as such.
+        if let problem = MailboxName.problem(localPart: address.localPartContent) { return .badName(problem) }
+        let local = address.localPartContent.lowercased()
         if local == "postmaster" { return .valid }
         if let users = configuration.validRecipients[address.domain], users.contains("@") || users.contains(local) {
             return .valid

@@ -21,7 +21,8 @@ public struct LocalRecipient: Sendable, Equatable {
     /// to the local part as it came: lowercasing may lengthen a name.)
     public func maildir(root: String) -> Maildir? {
         let domain = address.domain.lowercased()
-        let local = address.localPart.lowercased()
+        // What a quoted local part holds, without its quotes: `"c d"@d` lives in `c d/`.
+        let local = address.localPartContent.lowercased()
         guard LocalRecipient.isSafePathComponent(domain), LocalRecipient.isSafePathComponent(local) else { return nil }
         return Maildir(root: root, components: [domain, local])
     }
