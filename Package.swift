@@ -11,7 +11,9 @@ let package = Package(
     targets: [
         // Header only: glibc functions Swift cannot call as declared (pipe2).
         .systemLibrary(name: "CSystemShims", path: "Sources/CSystemShims"),
-        .target(name: "QuailCore", dependencies: ["CSystemShims"]),
+        // Debian's OpenSSL (libssl-dev) for STARTTLS: the one C library quail links.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        .target(name: "QuailCore", dependencies: ["CSystemShims", "COpenSSL"]),
     ]
         + programs.map { Target.executableTarget(name: $0, dependencies: ["QuailCore"]) }
         + [

@@ -449,7 +449,7 @@ struct SpooledMessage {
 
 // MARK: - Real clients
 
-/// The final replies swaks reports (`<-` and `<**` lines), in order, as "CODE rest".
+/// The final replies swaks reports (`<-` and `<**` lines, `<~` and `<~*` over TLS), in order, as "CODE rest".
 struct SwaksRun {
     var status: Int32
     var output: String
@@ -463,7 +463,9 @@ func swaks(_ server: SMTPDaemon, _ arguments: [String]) throws -> SwaksRun {
     var replies: [String] = []
     for raw in outcome.stdout.split(separator: "\n") {
         var line = Substring(raw)
-        if line.hasPrefix("<** ") { line = line.dropFirst(4) } else if line.hasPrefix("<-  ") { line = line.dropFirst(4) } else { continue }
+        // `<-` and `<**` in cleartext, `<~` and `<~*` over TLS.
+        guard ["<** ", "<-  ", "<~  ", "<~* "].contains(where: line.hasPrefix) else { continue }
+        line = line.dropFirst(4)
         line = line.drop { $0 == " " }
         let bytes = Array(line.utf8)
         if bytes.count >= 4 && bytes[3] == UInt8(ascii: "-") { continue }  // not the last line of a reply

@@ -6,6 +6,8 @@ public enum SMTPCommand: Sendable, Equatable {
     case data, reset, noop, quit, help
     case verify(String)
     case etrn(String)
+    /// RFC 3207.
+    case startTLS
     /// A known verb with arguments it cannot have, or missing ones it needs.
     case malformed
     case unknown(String)
@@ -47,6 +49,7 @@ public enum SMTPCommand: Sendable, Equatable {
         case "HELP": self = .help
         case "VRFY": self = .verify(rest)
         case "ETRN": self = rest.isEmpty ? .malformed : .etrn(rest)
+        case "STARTTLS": self = rest.isEmpty ? .startTLS : .malformed
         default: self = .unknown(verb)
         }
     }

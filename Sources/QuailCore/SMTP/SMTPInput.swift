@@ -12,7 +12,9 @@ struct SMTPInput {
         case timeout
     }
 
-    private let fd: Int32
+    let fd: Int32
+    /// Once STARTTLS succeeded, every byte comes through it.
+    var tls: TLSConnection?
     /// Bytes read land in `buffer[end...]`; `buffer[start..<end]` is unread. Allocated once per session and
     /// read into in place, never zeroed: no byte is read before `read` wrote it.
     private var buffer = [UInt8](unsafeUninitializedCapacity: SMTPInput.readSize) { _, count in count = SMTPInput.readSize }
@@ -65,9 +67,14 @@ struct SMTPInput {
 
     mutating func consume(_ count: Int) { start += count }
 
+    /// Forgets every byte read and not yet consumed: what a client sent after STARTTLS, before the handshake,
+    /// must not be taken as commands said over TLS (RFC 3207 §6).
+    mutating func discardUnread() { start = end }
+
     /// Reads more into the buffer; `.line([])` means "got some".
     mutating func fill(deadline: Int) -> LineResult {
         makeRoom()
+        if let tls { return fill(through: tls, deadline: deadline) }
         while true {
             let remaining = deadline - MailDate.now()
             guard remaining > 0 else { return .timeout }
@@ -82,6 +89,24 @@ struct SMTPInput {
             end += count
             return .line([])
         }
+    }
+
+    private mutating func fill(through tls: TLSConnection, deadline: Int) -> LineResult {
+        let wanted = min(SMTPInput.readSize, buffer.count - end)
+        let until = ContinuousClock.now + .seconds(max(0, deadline - MailDate.now()))
+        let count: Int
+        do {
+            count = try buffer.withUnsafeMutableBytes { bytes in
+                Result { () throws(TLSError) in
+                    try tls.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[end..<(end + wanted)]), deadline: until)
+                }
+            }.get()
+        } catch {
+            return error == .timedOut ? .timeout : .endOfInput
+        }
+        if count == 0 { return .endOfInput }
+        end += count
+        return .line([])
     }
 
     /// Moves the unread bytes to the front once consumed bytes are in the way, and grows the buffer only when

@@ -84,6 +84,11 @@ extension SMTPReply {
         return SMTPReply(permanent ? 554 : 451, enhanced, text)
     }
 
+    public static let readyForTLS = SMTPReply(220, "2.0.0", "ready to start TLS")
+    public static let tlsUnavailable = SMTPReply(454, "4.7.0", "TLS not available due to temporary reason")
+    public static let tlsAlreadyActive = SMTPReply(503, "5.5.1", "TLS already active")
+    public static let tlsInTransaction = SMTPReply(503, "5.5.1", "STARTTLS in a mail transaction; RSET first")
+
     public static let tooManyConnections = SMTPReply(421, "4.3.2", "too many connections, try again later")
     public static let timeout = SMTPReply(451, "4.4.2", "timeout, closing connection")
     public static let tooManyErrors = SMTPReply(421, "4.7.0", "too many errors, closing connection")

@@ -9,6 +9,10 @@ public final class SMTPServer {
     private let home: QuailHome
     private var pending: [UInt8] = []
     private var log: SMTPLog
+    /// The session's TLS once STARTTLS succeeded; every reply goes through it.
+    private var tls: TLSConnection?
+    /// How long a write may wait for the client: `timeoutsmtpd`.
+    private var writeTimeout = 300
     /// Told once, when the session ends and before its last reply goes out: whoever counts open sessions (the
     /// listener) hears of the end before the client can see it and connect again.
     private let ended: () -> Void
@@ -43,7 +47,10 @@ public final class SMTPServer {
         // A client that stops reading must not hold the session either: writes give up after timeoutsmtpd.
         var limit = timeval(tv_sec: config.timeoutSMTPD, tv_usec: 0)
         setsockopt(output, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        writeTimeout = config.timeoutSMTPD
         var session = SMTPSession(config: config, relayClient: context.relayClient)
+        // Looked at per connection, so a renewed certificate serves the next one (read at STARTTLS).
+        session.offersTLS = access(certificatePath, R_OK) == 0
         send(.greeting(config.smtpGreeting), flush: true)
         while true {
             let deadline = MailDate.now() + config.timeoutSMTPD
@@ -71,8 +78,39 @@ public final class SMTPServer {
                 guard receiveData(from: sender, to: recipients, session: session, config: config) else { return 0 }
             case .etrn(let domain):
                 send(etrnReply(domain), flush: !input.hasCompleteLine)
+            case .startTLS:
+                guard startTLS(&session, config: config) else { return end(nil, "TLS handshake failed", session) }
             }
         }
+    }
+
+    private var certificatePath: String { home.control.path + "/servercert.pem" }
+
+    /// STARTTLS: 220, the plaintext the client sent after it dropped, the handshake within `timeoutsmtpd`, and
+    /// the session as new. A certificate that does not load is a 454 and the session goes on in cleartext;
+    /// false when the handshake failed (the connection is in no state to go on).
+    private func startTLS(_ session: inout SMTPSession, config: Configuration) -> Bool {
+        let context: TLSContext
+        do { context = try TLSContext.server(certificateFile: certificatePath) } catch {
+            log.line("STARTTLS refused: \(error)")
+            send(.tlsUnavailable, flush: true)
+            return true
+        }
+        send(.readyForTLS, flush: true)
+        input.discardUnread()
+        do {
+            let connection = try TLSConnection(context, readFD: input.fd, writeFD: output)
+            try connection.accept(deadline: .now + .seconds(config.timeoutSMTPD))
+            tls = connection
+            input.tls = connection
+        } catch {
+            log.line("STARTTLS: \(error)")
+            return false
+        }
+        session.startedTLS()
+        log.tls = "\(tls!.version):\(tls!.cipher)"
+        log.line("tls \(log.tls!)")
+        return true
     }
 
     /// Reads the message after 354 and queues it; false when the connection must close.
@@ -123,6 +161,7 @@ public final class SMTPServer {
     private func end(_ reply: SMTPReply?, _ why: String, _ session: SMTPSession) -> Int32 {
         ended()
         if let reply { send(reply, flush: true) }
+        tls?.shutdown()
         log.end(why, session)
         return 0
     }
@@ -147,7 +186,9 @@ public final class SMTPServer {
     /// `Received:` in qmail-smtpd's shape: HELO name, the client's host and IP, us, and the protocol.
     private func receivedLine(session: SMTPSession, config: Configuration) -> String {
         let helo = session.hello?.name ?? "unknown"
-        let protocolName = session.hello?.extended == true ? "ESMTP" : "SMTP"
+        // RFC 3848: ESMTPS when the session is over TLS, with its version and cipher in a comment.
+        let protocolName =
+            if let tls { "ESMTPS (\(tls.version) \(tls.cipher))" } else if session.hello?.extended == true { "ESMTP" } else { "SMTP" }
         let host = context.remoteHost ?? "unknown"
         return "Received: from \(printable(helo)) (\(printable(host)) [\(context.remoteIP)])\n"
             + "\tby \(config.me) (quail-smtpd) with \(protocolName); \(MailDate.format(MailDate.now()))\n"
@@ -166,7 +207,11 @@ public final class SMTPServer {
     private func send(_ reply: SMTPReply, flush: Bool) {
         pending += Array(reply.wire.utf8)
         if flush {
-            try? FileIO.writeAll(output, pending)
+            if let tls {
+                try? tls.write(pending, deadline: .now + .seconds(writeTimeout))
+            } else {
+                try? FileIO.writeAll(output, pending)
+            }
             pending.removeAll(keepingCapacity: true)
         }
     }
@@ -186,6 +231,8 @@ struct SMTPLog {
     var accepted = 0
     var recipients = 0
     var refusedRecipients = 0
+    /// `VERSION:CIPHER` once STARTTLS succeeded.
+    var tls: String?
 
     init(remoteIP: String, started: Int) {
         prefix = "quail-smtpd \(getpid()) \(remoteIP): "
@@ -202,14 +249,15 @@ struct SMTPLog {
             self.recipients += recipients.count
         }
         line("message \(reply.code) qp \(queueProcess) helo \(SMTPLog.word(helo)) from <\(sender)> "
-             + "to <\(recipients.joined(separator: ">,<"))> bytes \(bytes)")
+             + "to <\(recipients.joined(separator: ">,<"))> bytes \(bytes)" + (tls.map { " tls \($0)" } ?? ""))
     }
 
     /// `end: WHY; helo H started T seconds S messages M accepted A recipients R refused F bad B`: the session's
     /// summary; B counts the commands that count toward `SMTPSession.maximumBadCommands`.
     func end(_ why: String, _ session: SMTPSession) {
         line("end: \(why); helo \(SMTPLog.word(session.hello?.name)) started \(started) seconds \(MailDate.now() - started) "
-             + "messages \(messages) accepted \(accepted) recipients \(recipients) refused \(refusedRecipients) bad \(session.badCommands)")
+             + "messages \(messages) accepted \(accepted) recipients \(recipients) refused \(refusedRecipients) bad \(session.badCommands)"
+             + (tls.map { " tls \($0)" } ?? ""))
     }
 
     /// The client's HELO name as one printable word (`-` when none was given), so the fields stay splittable.

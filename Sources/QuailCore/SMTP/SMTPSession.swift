@@ -18,10 +18,17 @@ public struct SMTPSession: Sendable {
         case receiveData(sender: String, recipients: [String])
         /// Ask quail-send to flush `domain`, then reply per RFC 1985.
         case etrn(domain: String)
+        /// RFC 3207: reply 220, forget what the client sent after STARTTLS, run the handshake, then call
+        /// `startedTLS` (or close when the handshake fails).
+        case startTLS
     }
 
     public private(set) var state = State.greeted
     public private(set) var badCommands = 0
+    /// Whether STARTTLS may be offered: `servercert.pem` is there (the driver decides).
+    public var offersTLS = false
+    /// The session runs over TLS; STARTTLS is offered no more.
+    public private(set) var isEncrypted = false
     let config: Configuration
     let policy: RecipientPolicy
 
@@ -76,6 +83,7 @@ public struct SMTPSession: Sendable {
         case .help: return .reply(.help)
         case .verify: return .reply(.cannotVerify)
         case .etrn(let node): return etrn(node)
+        case .startTLS: return startTLS()
         case .malformed: return .reply(.syntaxError)
         case .unknown: return .reply(.unknownCommand)
         case .tooLong: return .reply(.lineTooLong)
@@ -86,7 +94,24 @@ public struct SMTPSession: Sendable {
 
     private func ehloReply(_ name: String) -> SMTPReply {
         let size = config.databytes > 0 ? "SIZE \(config.databytes)" : "SIZE"
-        return SMTPReply(250, "", lines: ["\(config.me) hello \(name)", "PIPELINING", size, "8BITMIME", "ENHANCEDSTATUSCODES", "ETRN"])
+        let tls = offersTLS && !isEncrypted ? ["STARTTLS"] : []
+        return SMTPReply(250, "", lines: ["\(config.me) hello \(name)", "PIPELINING", size, "8BITMIME", "ENHANCEDSTATUSCODES", "ETRN"] + tls)
+    }
+
+    private func startTLS() -> Action {
+        guard offersTLS else { return .reply(.unknownCommand) }
+        if isEncrypted { return .reply(.tlsAlreadyActive) }
+        switch state {
+        case .greeted: return .reply(.heloFirst)
+        case .mail, .recipients: return .reply(.tlsInTransaction)
+        case .ready: return .startTLS
+        }
+    }
+
+    /// The handshake succeeded: the client starts again with EHLO (RFC 3207 §4.2), and nothing said before counts.
+    public mutating func startedTLS() {
+        state = .greeted
+        isEncrypted = true
     }
 
     private mutating func mail(_ argument: String) -> Action {

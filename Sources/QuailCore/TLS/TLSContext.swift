@@ -1,0 +1,59 @@
+import COpenSSL
+import Glibc
+
+/// An OpenSSL context: the settings every TLS connection of one side shares. TLS 1.2 at least; certificates
+/// and keys from PEM files. Made per connection on the server side (so a renewed `servercert.pem` takes
+/// effect on the next connection) and per worker on the client side.
+public final class TLSContext {
+    let context: OpaquePointer
+
+    private init(method: OpaquePointer?) throws(TLSError) {
+        guard let method, let context = SSL_CTX_new(method) else { throw .setup(TLSError.openSSLText("SSL_CTX_new failed")) }
+        self.context = context
+        guard quail_ssl_ctx_set_min_tls12(context) == 1 else { throw .setup(TLSError.openSSLText("cannot require TLS 1.2")) }
+        _ = quail_ssl_ctx_set_partial_writes(context)
+    }
+
+    deinit { SSL_CTX_free(context) }
+
+    /// The server's context: the certificate chain and its private key, both in the PEM file at `path`
+    /// (`control/servercert.pem`: the chain first, the key anywhere in the file).
+    public static func server(certificateFile path: String) throws(TLSError) -> TLSContext {
+        let result = try TLSContext(method: TLS_server_method())
+        _ = quail_ssl_ctx_set_server_options(result.context)
+        _ = quail_ssl_ctx_no_session_cache(result.context)
+        try result.useCertificate(path)
+        return result
+    }
+
+    /// The client's context: the system's trust store plus `extraAuthorities` (`control/tlsca.pem`) when the file
+    /// exists, and `certificateFile` (`control/clientcert.pem`) presented when a server asks, when it exists.
+    /// Verification is not made a condition of the handshake: the caller decides by the policy what an
+    /// unverified certificate means (`TLSConnection.verification`).
+    public static func client(extraAuthorities: String? = nil, certificateFile: String? = nil) throws(TLSError) -> TLSContext {
+        let result = try TLSContext(method: TLS_client_method())
+        SSL_CTX_set_verify(result.context, SSL_VERIFY_NONE, nil)
+        guard SSL_CTX_set_default_verify_paths(result.context) == 1 else {
+            throw .setup(TLSError.openSSLText("cannot load the system's trust store"))
+        }
+        if let extraAuthorities, access(extraAuthorities, F_OK) == 0 {
+            guard SSL_CTX_load_verify_locations(result.context, extraAuthorities, nil) == 1 else {
+                throw .setup("\(extraAuthorities): " + TLSError.openSSLText("no certificate loaded"))
+            }
+        }
+        if let certificateFile, access(certificateFile, F_OK) == 0 { try result.useCertificate(certificateFile) }
+        return result
+    }
+
+    private func useCertificate(_ path: String) throws(TLSError) {
+        guard SSL_CTX_use_certificate_chain_file(context, path) == 1 else {
+            throw .setup("\(path): " + TLSError.openSSLText("no certificate"))
+        }
+        guard SSL_CTX_use_PrivateKey_file(context, path, SSL_FILETYPE_PEM) == 1 else {
+            throw .setup("\(path): " + TLSError.openSSLText("no private key"))
+        }
+        guard SSL_CTX_check_private_key(context) == 1 else {
+            throw .setup("\(path): the private key does not match the certificate")
+        }
+    }
+}
