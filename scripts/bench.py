@@ -202,7 +202,8 @@ def local_delivery_case(args, work, files, results, label):
         start = time.monotonic()
         process = subprocess.Popen(
             [os.path.join(args.bin, "quail-send")],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=dict(os.environ, QUAIL_HOME=home),
+            # The home is this run's own: started as root, quail-send keeps root (QUAIL_USER=root) instead of refusing.
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=dict(os.environ, QUAIL_HOME=home, QUAIL_USER="root"),
         )
         delivered, exited, stalled = 0, None, False
         deadline = start + args.timeout

@@ -53,7 +53,8 @@ class QuailPeer:
         self.home = os.path.join(base, "home")
         self.port = port
         self.relay_port = relay_port
-        self.env = dict(os.environ, QUAIL_HOME=self.home)
+        # The home is this run's own: started as root, the daemons keep root (QUAIL_USER=root) instead of refusing.
+        self.env = dict(os.environ, QUAIL_HOME=self.home, QUAIL_USER="root")
         self.send = None
         self.smtpd = None
         self.send_log = os.path.join(base, "quail-send.log")

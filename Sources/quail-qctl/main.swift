@@ -6,8 +6,8 @@ CommandHelp.answer(arguments, usage: QueueControlCommand.usage)
 let home = QuailHome()
 do throws(QueueControlError) {
     let command = try QueueControlCommand(arguments: arguments)
-    // Files quail-qctl writes in the spool must stay quail-send's: as root, work as quail (as the daemons do).
-    Privileges.dropForDaemonOrExit("quail-qctl", home: home, quiet: true)
+    // Files quail-qctl writes in the spool must stay quail-send's: as root, work as its user when that user owns the queue.
+    Privileges.dropForQueueToolOrExit("quail-qctl", home: home)
     let answer = try QueueControl(layout: home.queue).run(command)
     try? FileIO.writeAll(1, answer + "\n")
     exit(0)

@@ -8,4 +8,4 @@ do throws(PrivilegeError) { home = try Privileges.queueProgramHome() } catch {
     Diagnostics.log("quail-queue: \(error)")
     exit(QueueFailure.homeTrouble.rawValue)
 }
-exit(QueueProgram.run(layout: home.queue))
+exit(QueueProgram.run(home: home))

@@ -19,7 +19,8 @@ struct DurabilityOrderTests {
     }
 
     func environment(_ home: TestHome, _ extra: [String] = []) -> [String] {
-        ChildProcess.currentEnvironment().filter { !$0.hasPrefix("QUAIL_HOME=") } + ["QUAIL_HOME=\(home.path)"] + extra
+        ChildProcess.currentEnvironment().filter { !$0.hasPrefix("QUAIL_HOME=") && !$0.hasPrefix("QUAIL_USER=") }
+            + home.environment.map { "\($0.key)=\($0.value)" } + extra
     }
 
     @Test func injectionIsDurableBeforeQuailQueueExitsZero() throws {

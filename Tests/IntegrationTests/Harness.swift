@@ -63,7 +63,9 @@ final class ErrorCollector: @unchecked Sendable {
 /// A throw-away `$QUAIL_HOME` with `control/`, a created queue and `mail/`.
 final class TestHome: Sendable {
     let path: String
-    var environment: [String: String] { ["QUAIL_HOME": path] }
+    /// The tests run as root in homes of root's: `QUAIL_USER=root` keeps the daemons root there, where without it
+    /// they would refuse to start (DESIGN.md, "Start-up").
+    var environment: [String: String] { ["QUAIL_HOME": path, "QUAIL_USER": "root"] }
     var queue: QueueLayout { QueueLayout(root: path + "/queue") }
 
     init(_ name: String = #function) throws {

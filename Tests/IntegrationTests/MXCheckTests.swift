@@ -289,7 +289,7 @@ final class ListeningSMTPD {
         defer { close(null) }
         let settings = home.environment.merging(environment) { $1 }
         let inherited = ChildProcess.currentEnvironment().filter { entry in
-            !(["QUAIL_HOME", "RELAYCLIENT"] + settings.keys).contains { entry.hasPrefix($0 + "=") }
+            !(["QUAIL_HOME", "QUAIL_USER", "RELAYCLIENT"] + settings.keys).contains { entry.hasPrefix($0 + "=") }
         }
         pid = try ChildProcess.spawn(
             Programs.path("quail-smtpd"), arguments: ["--listen", "\(address):\(port)"],

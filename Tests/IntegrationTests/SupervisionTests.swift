@@ -17,7 +17,7 @@ struct SupervisionTests {
         home.control("retryschedule", "1h")
         home.control("probeinterval", "3600")
         let port = try unusedTCPPort()
-        let common = ["QUAIL_HOME": home.path, "QUAIL_BIN": Programs.directory]
+        let common = ["QUAIL_HOME": home.path, "QUAIL_BIN": Programs.directory, "QUAIL_USER": "root"]
         let smtpd = ["QUAIL_LISTEN": "127.0.0.1:\(port)", "QUAIL_TCPSERVER": kind == .runit ? "yes" : "no"]
         let services = try SupervisedServices(kind, in: home.path, services: [
             "quail-send": common, "quail-smtpd": common.merging(smtpd) { $1 },

@@ -3,6 +3,11 @@
 public enum QueueFailure: Int32, Error, Sendable, CaseIterable, CustomStringConvertible {
     case addressTooLong = 11
     case permanentlyRefused = 31
+    /// Larger than `databytes`, for a caller who is not the queue's owner (`QueueProgram`). qmail-queue(8) has no
+    /// code for it; 32 is ours, a permanent one.
+    case tooBig = 32
+    /// More than `QueueWriter.maximumRecipients`. Ours too, permanent.
+    case tooManyRecipients = 33
     case outOfMemory = 51
     case timeout = 52
     case writeFailed = 53
@@ -38,6 +43,8 @@ public enum QueueFailure: Int32, Error, Sendable, CaseIterable, CustomStringConv
         switch code {
         case 11: "envelope address too long for qq (#5.1.3)"
         case 31: "mail server permanently rejected message (#5.3.0)"
+        case 32: "message too big for the queue (#5.3.4)"
+        case 33: "too many recipients for the queue (#5.5.3)"
         case 51: "qq out of memory (#4.3.0)"
         case 52: "qq timeout (#4.3.0)"
         case 53: "qq write error or disk full (#4.3.0)"

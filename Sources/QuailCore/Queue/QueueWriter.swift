@@ -9,6 +9,12 @@ public struct QueueWriter: Sendable {
     public let layout: QueueLayout
     /// Messages up to this size never touch the disk twice.
     public var memoryLimit = 1 << 20
+    /// The largest message accepted, in bytes as read (without the `Received:` line); 0 = no limit. quail-queue
+    /// sets it from `databytes` for callers who are not the queue's owner; larger is `QueueFailure.tooBig`.
+    public var maximumMessageBytes = 0
+    /// The most recipients one message may have: every one is a line of its state record, which quail-send
+    /// rewrites as deliveries finish. More is `QueueFailure.tooManyRecipients`.
+    public static let maximumRecipients = 10_000
 
     public init(layout: QueueLayout) { self.layout = layout }
 
@@ -47,6 +53,7 @@ public struct QueueWriter: Sendable {
         fileprivate let file: TemporaryFile
         private var head: [UInt8] = []
         private var spill: Int32 = -1
+        private var messageBytes = 0
 
         fileprivate init(writer: QueueWriter, file: TemporaryFile) {
             self.writer = writer
@@ -57,6 +64,9 @@ public struct QueueWriter: Sendable {
 
         /// Adds message bytes (LF line ends, as spooled).
         public func append(_ bytes: UnsafeRawBufferPointer) throws(QueueFailure) {
+            messageBytes += bytes.count
+            // Refused as soon as it is too big: the rest is never read, and the dropped injection leaves nothing.
+            if writer.maximumMessageBytes > 0 && messageBytes > writer.maximumMessageBytes { throw .tooBig }
             if spill < 0 && head.count + bytes.count > writer.memoryLimit {
                 spill = try writer.openSpill()
             }
@@ -69,7 +79,8 @@ public struct QueueWriter: Sendable {
 
         /// Writes envelope, `received` and the message, and commits them durably; the message's queue id.
         public func commit(_ envelope: Envelope, received: String) throws(QueueFailure) -> QueueID {
-            try writer.commit(file, envelope: envelope, top: Array(received.utf8), head: head, spill: spill)
+            guard envelope.recipients.count <= QueueWriter.maximumRecipients else { throw .tooManyRecipients }
+            return try writer.commit(file, envelope: envelope, top: Array(received.utf8), head: head, spill: spill)
         }
     }
 

@@ -11,6 +11,8 @@ final class QueuedMessage {
     /// Recipients waiting for a destination that is down, with its name: no attempts of their own until it
     /// recovers. The name is kept because a reload may route the recipient elsewhere meanwhile.
     var parked: [Int: String] = [:]
+    /// Final results (delivered, failed) recorded in `state` since it was last saved.
+    var unsavedResults = 0
 
     init(id: QueueID, state: MessageState) {
         self.id = id

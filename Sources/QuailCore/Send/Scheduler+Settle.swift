@@ -5,6 +5,10 @@ extension Scheduler {
     static let bounceRetryDelay = 60
     /// How much of the original message a bounce can return: 50 KB plus room to end at a line.
     static let bounceOriginalLimit = 51_200 + 4096
+    /// While a message's deliveries run, its record is saved once per this fraction of its recipients that
+    /// finished. Each save rewrites the whole record, so a save per result costs work quadratic in the
+    /// recipients (some 200 MB for 2000 of them); this bounds the writes to a few records' worth.
+    static let savesPerMessage = 16
 
     /// Applies one delivery's results; once nothing of the message is in flight, settles it.
     /// With `parkingUntil`, deferred recipients are parked at `destination` until it recovers.
@@ -55,10 +59,13 @@ extension Scheduler {
         }
         if message.inFlight.isEmpty {
             settle(message)
-        } else if results.contains(where: { if case .deferred = $0 { false } else { true } }) {
-            // Other deliveries of this message still run or wait for a slot: record the final results now, so
-            // that a crash before they end repeats none of these deliveries (DESIGN.md: at least once, and
-            // a repeat only of the delivery whose record a crash cut off).
+            return
+        }
+        // Other deliveries of this message still run or wait for a slot. Final results are saved in batches
+        // (`savesPerMessage`): a crash before a batch is saved repeats those deliveries, never skips one, since
+        // a save only ever writes results that came in (DESIGN.md: at least once).
+        message.unsavedResults += results.count { if case .deferred = $0 { false } else { true } }
+        if message.unsavedResults >= max(1, message.state.recipients.count / Scheduler.savesPerMessage) {
             save(message)
         }
     }
@@ -77,6 +84,7 @@ extension Scheduler {
     /// Replaces the message's state record (write, then rename; not fsynced: losing it repeats deliveries,
     /// it loses none).
     func save(_ message: QueuedMessage) {
+        message.unsavedResults = 0
         do { try store.save(message.id, message.state) } catch {
             SendLog.warning("cannot save the state of message \(message.id): \(error); it may be delivered again")
         }

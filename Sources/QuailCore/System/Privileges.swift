@@ -2,11 +2,13 @@ import Glibc
 
 /// Who the programs run as. qmail: the qmaild/qmailq/qmails users, setuidgid, and qmail-queue's setuid bit.
 ///
-/// Two rules, both decided here so that every program applies them the same way:
-/// - **Daemons** (quail-send, quail-smtpd) started as root drop to the `quail` user when it exists and owns
-///   the home's `queue/` (as `scripts/install` leaves it). A home whose queue belongs to someone else (root's
-///   own test or quick-start home) could not be worked in as `quail` anyway, so they stay who they are and
-///   say so in the log.
+/// Three rules, all decided here so that every program applies them the same way:
+/// - **Daemons** (quail-send, quail-smtpd) started as root drop to the `quail` user, or to `$QUAIL_USER`
+///   (DESIGN.md, "Start-up"). When that user is not in `/etc/passwd`, or the home's `queue/` belongs to someone
+///   else, they refuse to start: running on as root by accident would write root's files into the spool and the
+///   Maildirs. `QUAIL_USER=root` keeps root on purpose (tests, containers).
+/// - **quail-qctl** started as root works as the daemons' user when that user owns the queue, so the files it
+///   writes stay quail-send's; otherwise it stays root, which may edit any spool.
 /// - **quail-queue**, installed setuid `quail` so that anybody's quail-inject can write the 0700 queue, works
 ///   with its borrowed identity only in the install's home; asked for any other `$QUAIL_HOME`, it gives that
 ///   identity up for good and works as its caller, who then needs write access there of their own.
@@ -50,31 +52,36 @@ public enum Privileges {
         }
     }
 
+    /// The account daemons started as root run as: `$QUAIL_USER`, else `quail`.
+    public static var daemonUserName: String { Environment.nonEmpty("QUAIL_USER") ?? userName }
+
     /// What `dropForDaemon` decided.
     public enum Decision: Sendable, Equatable {
         /// Not started as root: nothing to drop.
         case notRoot
-        /// Root, but there is no `quail` user.
-        case noUser
-        /// Root and a `quail` user, but the home's `queue/` belongs to `owner` (nil: there is no queue yet).
-        case queueNotTheirs(owner: uid_t?)
+        /// Root, kept on purpose: `$QUAIL_USER` names an account of uid 0.
+        case keptRoot(Account)
         /// Now running as this account.
         case dropped(Account)
     }
 
-    /// DESIGN.md: "Started as root with a `quail` user present, daemons drop to that user; otherwise they run
-    /// as whoever started them", when that user owns `home`'s queue (see the type's comment).
+    /// DESIGN.md, "Start-up": started as root, become `daemonUserName`, or refuse (see the type's comment).
+    /// A home without a queue yet is fine: quail-send then creates it as that user.
     public static func dropForDaemon(home: QuailHome) throws(PrivilegeError) -> Decision {
         guard geteuid() == 0 else { return .notRoot }
-        guard let quail = account(userName) else { return .noUser }
+        let name = daemonUserName
+        guard let target = account(name) else { throw .unknownUser(name) }
         var info = stat()
-        guard stat(home.queue.root, &info) == 0 else { return .queueNotTheirs(owner: nil) }
-        guard info.st_uid == quail.uid else { return .queueNotTheirs(owner: info.st_uid) }
-        try drop(to: quail)
-        return .dropped(quail)
+        if stat(home.queue.root, &info) == 0 && info.st_uid != target.uid {
+            throw .queueOwner(queue: home.queue.root, owner: info.st_uid, user: target)
+        }
+        guard target.uid != 0 else { return .keptRoot(target) }
+        try drop(to: target)
+        return .dropped(target)
     }
 
-    /// `dropForDaemon` for a program's `main`: logs what happened unless `quiet`, exits 111 when a drop failed.
+    /// `dropForDaemon` for a program's `main`: logs what happened unless `quiet`; a refusal or a failed drop is
+    /// fatal (exit 111), logged even when `quiet`.
     public static func dropForDaemonOrExit(_ program: String, home: QuailHome, quiet: Bool = false) {
         let decision: Decision
         do { decision = try dropForDaemon(home: home) } catch {
@@ -82,13 +89,22 @@ public enum Privileges {
         }
         guard !quiet else { return }
         switch decision {
-        case .notRoot, .noUser:
+        case .notRoot:
             break
-        case .queueNotTheirs(let owner):
-            let whose = owner.map { "belongs to uid \($0)" } ?? "does not exist yet"
-            Diagnostics.log("\(program): warning: running as root: \(home.queue.root) \(whose), not to \(userName) (scripts/install sets it up)")
+        case .keptRoot(let account):
+            Diagnostics.log("\(program): running as root: QUAIL_USER=\(account.name)")
         case .dropped(let account):
             Diagnostics.log("\(program): running as \(account.name) (uid \(account.uid) gid \(account.gid))")
+        }
+    }
+
+    /// quail-qctl's rule (see the type's comment); exits 111 when a drop failed.
+    public static func dropForQueueToolOrExit(_ program: String, home: QuailHome) {
+        guard geteuid() == 0, let target = account(daemonUserName), target.uid != 0 else { return }
+        var info = stat()
+        guard stat(home.queue.root, &info) == 0, info.st_uid == target.uid else { return }
+        do { try drop(to: target) } catch {
+            Diagnostics.fail(program, "fatal: \(error)", exitCode: 111)
         }
     }
 
@@ -173,12 +189,24 @@ public enum PrivilegeError: Error, Sendable, CustomStringConvertible {
     case call(String, Errno)
     case incomplete(String)
     case untrusted(String)
+    /// Started as root, and the daemons' user is not in `/etc/passwd`.
+    case unknownUser(String)
+    /// Started as root, and the queue belongs to someone other than the daemons' user.
+    case queueOwner(queue: String, owner: uid_t, user: Privileges.Account)
 
     public var description: String {
         switch self {
         case .call(let what, let errno): "\(what) failed: \(errno)"
         case .incomplete(let what): what
         case .untrusted(let what): "untrusted install record: \(what)"
+        case .unknownUser(let name):
+            // The file, never NSS: see `Privileges.account`. A user only LDAP or sssd knows is not found, so say so.
+            "started as root, and there is no user \(name) in /etc/passwd to run as (quail reads /etc/passwd itself, "
+                + "not NSS: a user known only to LDAP or the like does not count). Add \(name) to /etc/passwd "
+                + "(scripts/install creates quail), or set QUAIL_USER to a user listed there; QUAIL_USER=root keeps root"
+        case .queueOwner(let queue, let owner, let user):
+            "started as root to run as \(user.name) (uid \(user.uid)), but \(queue) belongs to uid \(owner): "
+                + "give it to \(user.name) (chown -R; scripts/install does), or set QUAIL_USER to its owner"
         }
     }
 }
