@@ -65,6 +65,7 @@ func serve(_ start: SMTPInput) {
             checkWire(reply)
             return
         case .etrn(let domain): precondition(configuration.rcpthosts.contains(domain), "ETRN for \(domain)")
+        case .startTLS: preconditionFailure("STARTTLS without servercert.pem")
         case .receiveData(let sender, let recipients):
             check(sender: sender, recipients: recipients)
             guard receive(&input, deadline: deadline) else { return }

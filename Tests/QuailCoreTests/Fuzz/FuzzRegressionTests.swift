@@ -178,6 +178,7 @@ import Testing
             case .close(let reply): return codes + [reply.code]
             case .receiveData: codes.append(354)
             case .etrn: codes.append(250)
+            case .startTLS: codes.append(220)
             }
         }
         return codes

@@ -25,6 +25,7 @@ import Testing
         case .reply(let reply), .close(let reply): "\(reply.code) \(reply.enhanced)"
         case .receiveData: "data"
         case .etrn(let domain): "etrn \(domain)"
+        case .startTLS: "starttls"
         }
     }
 
