@@ -130,6 +130,7 @@ final class RecordingPrimary {
                 if local.startswith("reject"):
                     return "550 5.1.1 no such user " + local
                 envelope.rcpt_tos.append(address)
+                envelope.rcpt_options.extend(options)
                 return "250 2.1.5 ok"
             async def handle_DATA(self, server, session, envelope):
                 locals_ = [r.split("@")[0] for r in envelope.rcpt_tos]
@@ -142,7 +143,8 @@ final class RecordingPrimary {
                 with open(stem + ".data", "wb") as f:
                     f.write(envelope.original_content)
                 with open(stem + ".tmp", "w") as f:
-                    json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "helo": session.host_name}, f)
+                    json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos, "helo": session.host_name,
+                               "mail_options": envelope.mail_options, "rcpt_options": envelope.rcpt_options}, f)
                 os.rename(stem + ".tmp", stem + ".env")
                 return "250 2.0.0 queued as %d" % Handler.count
 

@@ -1,6 +1,7 @@
 /// The parts of a bounce that describe the failure: the notice for people and the report for programs.
 extension Bounce {
-    /// The notice for the sender, in qmail's words, one paragraph per failed recipient.
+    /// The notice for the sender, in qmail's words, one paragraph per failed recipient; what came from outside
+    /// (addresses, a server's reply) has its control characters escaped.
     static func humanReadable(
         originalSender: String, failures: [FailedRecipient], arrival: Int, me: String, wasCut: Bool
     ) -> String {
@@ -12,11 +13,11 @@ extension Bounce {
             text += "This is a permanent error; I've given up. Sorry it didn't work out.\n"
         }
         for failure in failures {
-            text += "\n<\(failure.address)>:\n"
-            if let host = failure.remoteHost { text += "\(host) said: " }
-            text += failure.diagnostic + "\n"
+            text += "\n<\(ControlCharacters.escaped(failure.address))>:\n"
+            if let host = failure.remoteHost { text += "\(ControlCharacters.escaped(host)) said: " }
+            text += ControlCharacters.escaped(failure.diagnostic) + "\n"
         }
-        text += "\n--- The message arrived at \(MailDate.format(arrival)) from <\(originalSender)>"
+        text += "\n--- The message arrived at \(MailDate.format(arrival)) from <\(ControlCharacters.escaped(originalSender))>"
         text += wasCut ? "; its first \(returnedMessageLimit / 1024) KB follow.\n" : " and follows.\n"
         return text
     }
@@ -76,12 +77,11 @@ extension Bounce {
 
     private static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 
-    /// `text` fit for one report field: ASCII only (RFC 3464), one line, at most 900 characters.
-    private static func fieldText(_ text: String) -> String {
-        let flat = text.unicodeScalars.map { scalar -> Character in
-            if scalar == "\n" || scalar == "\r" || scalar == "\t" { return " " }
-            return scalar.isASCII && scalar.value >= 32 && scalar.value != 127 ? Character(scalar) : "?"
-        }
+    /// `text` fit for one report field: one line, other control characters escaped, ASCII only (RFC 3464: the
+    /// rest is `?`), at most 900 characters.
+    static func fieldText(_ text: String) -> String {
+        let oneLine = String(text.unicodeScalars.map { $0 == "\n" || $0 == "\r" || $0 == "\t" ? " " : Character($0) })
+        let flat = ControlCharacters.escaped(oneLine).unicodeScalars.map { $0.isASCII ? Character($0) : "?" }
         return String(flat.prefix(900))
     }
 

@@ -55,7 +55,7 @@ public enum Bounce {
         let (returned, wasCut) = returnedMessage(original)
         let boundary = makeBoundary(now: now, avoiding: returned)
         let lines = [
-            "From: \(from)", "To: \(to)", "Subject: failure notice", "Date: \(MailDate.format(now))",
+            "From: \(from)", "To: \(ControlCharacters.escaped(to))", "Subject: failure notice", "Date: \(MailDate.format(now))",
             "Message-ID: \(MessageID.make(host: me, now: now))", "MIME-Version: 1.0",
             "Content-Type: multipart/report; report-type=delivery-status;", "\tboundary=\"\(boundary)\"",
             "Auto-Submitted: auto-replied", "", "This is a MIME-encapsulated message.", "",

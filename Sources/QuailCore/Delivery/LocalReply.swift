@@ -33,6 +33,6 @@ public enum LocalReply {
 
     /// `text` with control characters shown as `?`, so a hostile address cannot break the report line.
     static func printable(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+        String(text.unicodeScalars.map { ControlCharacters.isControl($0) ? "?" : Character($0) })
     }
 }

@@ -23,6 +23,8 @@ public struct Injection: Sendable {
         var (header, body) = MessageHeader.parse(text)
         let recipients = recipients(in: header)
         guard !recipients.isEmpty else { throw .noRecipients }
+        // DESIGN.md, "Addresses keep their form": a control character has no place in an envelope address.
+        if let bad = ([sender] + recipients).first(where: ControlCharacters.contains) { throw .controlCharacter(bad) }
         // Bcc recipients are in the envelope; the header must not tell the others about them.
         header.remove("Bcc")
         complete(&header)

@@ -12,7 +12,7 @@ public enum MXCheckCommand {
         do {
             options = try MXCheckOptions(arguments: arguments)
         } catch {
-            Diagnostics.log("quail-mxcheck: \(error)\n\(MXCheckOptions.usage)")
+            Diagnostics.log(lines: "quail-mxcheck: \(error)\n\(MXCheckOptions.usage)")
             return 100
         }
         var report = MXCheckReport(domain: options.domain)

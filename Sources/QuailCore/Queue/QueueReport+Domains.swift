@@ -45,13 +45,14 @@ extension QueueReport {
         return rows.values.sorted { ($1.messages, $0.domain) < ($0.messages, $1.domain) }
     }
 
-    /// The summary as an aligned table with a header line; times are relative to `now`.
+    /// The summary as an aligned table with a header line; times are relative to `now`; domains and errors have
+    /// their control characters escaped.
     public func domainTable(now: Int) -> String {
         let header = ["domain", "messages", "held", "oldest", "next attempt", "last error"]
         let rows = domains.map { row -> [String] in
             let next = row.nextAttempt.map { $0 <= now ? "now" : "in " + QueueReport.age($0 - now) } ?? "held"
-            return [row.domain.isEmpty ? "-" : row.domain, String(row.messages), String(row.held),
-                    QueueReport.age(now - row.oldest), next, row.lastError.isEmpty ? "-" : row.lastError]
+            return [row.domain.isEmpty ? "-" : ControlCharacters.escaped(row.domain), String(row.messages), String(row.held),
+                    QueueReport.age(now - row.oldest), next, row.lastError.isEmpty ? "-" : ControlCharacters.escaped(row.lastError)]
         }
         guard !rows.isEmpty else { return "the queue holds nothing for anyone\n" }
         let widths = header.indices.dropLast().map { column in ([header] + rows).map { $0[column].count }.max()! }

@@ -46,24 +46,26 @@ public struct QueueReport: Sendable {
     }
 
     /// qmail-qread's listing: a line per message, a line per recipient (`done` before finished ones),
-    /// with quail's addition of attempts, next attempt and last error for those still waiting.
+    /// with quail's addition of attempts, next attempt and last error for those still waiting. Addresses and
+    /// errors come from outside, so their control characters are escaped: an admin runs this as root.
     public func listing(isLocal: (String) -> Bool) -> String {
         // qmail-qread prints nothing here, which a newcomer cannot tell from a broken command.
         guard !entries.isEmpty else { return "the queue is empty\n" }
         var text = ""
         for entry in entries {
             let state = entry.state
-            text += "\(MailDate.formatQread(state.birth))  #\(entry.id)  \(state.bytes)  <\(state.sender)>"
+            text += "\(MailDate.formatQread(state.birth))  #\(entry.id)  \(state.bytes)  <\(ControlCharacters.escaped(state.sender))>"
             text += (entry.unprocessed ? "  (not yet preprocessed)" : "") + (state.held ? "  (held)" : "") + "\n"
             for recipient in state.recipients {
                 let channel = isLocal(recipient.address) ? "local" : "remote"
-                text += "\t" + (recipient.isDone ? "done\t" : "") + "\(channel)\t\(recipient.address)"
+                let address = ControlCharacters.escaped(recipient.address), error = ControlCharacters.escaped(recipient.lastError)
+                text += "\t" + (recipient.isDone ? "done\t" : "") + "\(channel)\t\(address)"
                 if recipient.status == .pending && recipient.attempts > 0 {
-                    text += "\t(\(recipient.attempts) attempts, next \(MailDate.formatQread(recipient.nextAttempt)): \(recipient.lastError))"
+                    text += "\t(\(recipient.attempts) attempts, next \(MailDate.formatQread(recipient.nextAttempt)): \(error))"
                 } else if recipient.status == .deleted {
                     text += "\t(deleted by the administrator)"
                 } else if recipient.status == .failed {
-                    text += "\t(failed, bounce pending: \(recipient.lastError))"
+                    text += "\t(failed, bounce pending: \(error))"
                 }
                 text += "\n"
             }
@@ -87,7 +89,8 @@ public struct QueueReport: Sendable {
     }
 }
 
-/// A JSON string literal for `value` (RFC 8259 escapes).
+/// A JSON string literal for `value` (RFC 8259 escapes), with DEL and the C1 controls escaped too, so the
+/// output is as safe on a terminal as the listing.
 func jsonString(_ value: String) -> String {
     var result = "\""
     for scalar in value.unicodeScalars {
@@ -98,7 +101,7 @@ func jsonString(_ value: String) -> String {
         case "\r": result += "\\r"
         case "\t": result += "\\t"
         default:
-            if scalar.value < 0x20 {
+            if ControlCharacters.isControl(scalar) {
                 let hex = String(scalar.value, radix: 16)
                 result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             } else {

@@ -4,6 +4,8 @@ public struct RemoteDelivery {
     public var config: Configuration
     /// This host's addresses (canonical text), for the backup rule.
     public var localAddresses: Set<String>
+    /// What one delivery may spend: addresses, refused sessions, time.
+    public var limits: DeliveryLimits
     /// Made on first use, so a relay given as an `[ip]` literal needs no DNS configuration.
     var makeResolver: () throws(DNSConfigError) -> DNSResolver
     /// The client side's TLS settings (trust store, `tlsca.pem`, `clientcert.pem`), or why they could not be made.
@@ -13,6 +15,7 @@ public struct RemoteDelivery {
     public init(config: Configuration, localAddresses: Set<String>, tls: Result<TLSContext, TLSError>? = nil) {
         self.config = config
         self.localAddresses = localAddresses
+        limits = DeliveryLimits(config: config)
         let resolvers = config.resolvers
         makeResolver = { () throws(DNSConfigError) in try DNSResolver(resolvers: resolvers) }
         self.tls = tls ?? RemoteDelivery.tlsContext(config)
@@ -44,13 +47,16 @@ public struct RemoteDelivery {
 
     /// Delivers `message` (LF line ends, as spooled) from `sender` to `recipients`, all at `domain`: on `kept`,
     /// a session an earlier delivery to this destination left open, when it is still there; else to the hosts
-    /// the route gives. The report, and the session when it may carry another message.
+    /// the route gives, within `limits`. The report, and the session when it may carry another message.
     public func deliver(domain: String, sender: String, recipients: [String], message: [UInt8],
                         reusing kept: KeptSession? = nil) -> (report: RemoteReport, kept: KeptSession?) {
+        let deadline = ContinuousClock.now + limits.duration
         let client = SMTPClient(me: config.me, sender: sender, recipients: recipients, message: message)
         // A session the server closed or spoke on while idle, or one that failed or was out of step before the
         // content went out, delivered nothing: fall through to a fresh one.
         if let kept {
+            kept.connection.deadline = deadline
+            defer { kept.connection.deadline = nil }
             if kept.isQuiet,
                let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: Self.label(host: kept.host, address: kept.address)) {
                 var report = RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address))
@@ -65,11 +71,17 @@ public struct RemoteDelivery {
         case .failure(let report): return (RemoteReport(all: report.result, count: recipients.count, destination: report.destination), nil)
         }
         var last = "no address to try"
-        for target in targets {
-            let (outcome, extensions, connection) = converse(with: target, client: client, domain: domain)
+        var refusedSessions = 0
+        for (tried, target) in targets.enumerated() {
+            if let limit = limitReached(tried: tried, of: targets.count, refusedSessions: refusedSessions, deadline: deadline) {
+                last += "; \(limit)"
+                break
+            }
+            let (outcome, extensions, connection, replied) = converse(with: target, client: client, domain: domain, deadline: deadline)
             switch outcome {
             case .unreachable(let reason), .cleartextRetry(let reason):
                 last = "\(target.label): \(reason)"
+                if replied { refusedSessions += 1 }
             case .spoke(let results):
                 guard let connection else { continue }
                 let session = extensions.map { KeptSession(connection: connection, host: target.host, address: target.address, extensions: $0) }
@@ -83,9 +95,10 @@ public struct RemoteDelivery {
     }
 
     /// One host: connect and talk, asking of its TLS what the policy for `domain` asks; at `may`, a failed
-    /// handshake is followed by one more connection in cleartext (the log says so).
-    func converse(with target: Target, client: SMTPClient, domain: String)
-        -> (SMTPClient.Outcome, extensions: Set<String>?, connection: SMTPConnection?)
+    /// handshake is followed by one more connection in cleartext (the log says so). `replied`: the host answered
+    /// something, so the session counts toward the delivery's refused sessions when nothing came of it.
+    func converse(with target: Target, client: SMTPClient, domain: String, deadline: ContinuousClock.Instant)
+        -> (SMTPClient.Outcome, extensions: Set<String>?, connection: SMTPConnection?, replied: Bool)
     {
         var client = client
         let level = config.tlsDestinations.level(for: domain).level
@@ -94,7 +107,7 @@ public struct RemoteDelivery {
             case .success(let context): client.tls = TLSPolicy(level: level, context: context, serverName: target.host)
             case .failure(let error):
                 // No TLS to be had here: cleartext may do, a required TLS cannot.
-                if level >= .encrypt { return (.unreachable("\(error)"), nil, nil) }
+                if level >= .encrypt { return (.unreachable("\(error)"), nil, nil, false) }
             }
         }
         for _ in 0..<2 {
@@ -102,16 +115,25 @@ public struct RemoteDelivery {
             do {
                 connection = try SMTPConnection.open(
                     to: target.address, port: target.port, connectTimeout: .seconds(config.timeoutConnect),
-                    replyTimeout: .seconds(config.timeoutRemote))
+                    replyTimeout: .seconds(config.timeoutRemote), deadline: deadline)
             } catch {
-                return (.unreachable("\(error)"), nil, nil)
+                return (.unreachable("\(error)"), nil, nil, false)
             }
+            defer { connection.deadline = nil }
             let (outcome, extensions) = client.runKeeping(on: connection, host: target.label)
-            guard case .cleartextRetry(let reason) = outcome else { return (outcome, extensions, connection) }
+            guard case .cleartextRetry(let reason) = outcome else { return (outcome, extensions, connection, connection.hasReplied) }
             Diagnostics.log("quail-remote: \(target.label): \(reason); trying again without TLS")
             client.tls = nil
         }
-        return (.unreachable("TLS handshake failed twice"), nil, nil)
+        return (.unreachable("TLS handshake failed twice"), nil, nil, true)
+    }
+
+    /// Why no further address may be tried, after `tried` of `count`; nil while the limits allow another.
+    private func limitReached(tried: Int, of count: Int, refusedSessions: Int, deadline: ContinuousClock.Instant) -> String? {
+        if tried >= limits.addresses { return "\(count - tried) more addresses not tried (at most \(limits.addresses) per delivery)" }
+        if refusedSessions >= limits.sessions { return "at most \(limits.sessions) refused sessions per delivery" }
+        if ContinuousClock.now >= deadline { return "the delivery's deadline passed" }
+        return nil
     }
 
     /// Why no address could be tried: the result for every recipient and the destination line.

@@ -42,8 +42,9 @@ public enum RemoteReply {
         "connection to \(host) lost: \(error) (#4.4.2)"
     }
 
+    /// An envelope address no valid RFC 5321 path can be made of; it never goes out.
     public static func unsafeAddress(_ address: String) -> String {
-        "address \"\(LocalReply.printable(address))\" holds a line break (#5.1.3)"
+        "address \"\(LocalReply.printable(address))\" is not a valid RFC 5321 mailbox (#5.1.3)"
     }
 
     /// The server refused quail's EHLO and HELO alike.

@@ -30,13 +30,13 @@ public struct RemoteReport: Sendable, Equatable {
     }
 
     /// What the session's TLS was when a host took the delivery (`TLSSummary`, or `none`); it follows the `Hup`
-    /// line's address.
+    /// line's address when there was TLS, so a cleartext session's line is qmail-remote's as before.
     public var tls: String?
 
     /// The whole of stdout: a `K`, `Z` or `D` line per recipient in argument order, then the `H` line.
     public var output: String {
         var line = destination.line
-        if case .up = destination, let tls { line = String(line.dropLast()) + " " + LocalReply.printable(tls) + "\n" }
+        if case .up = destination, let tls, tls != "none" { line = String(line.dropLast()) + " " + LocalReply.printable(tls) + "\n" }
         return results.map(\.reportLine).joined() + line
     }
 }

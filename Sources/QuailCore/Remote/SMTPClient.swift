@@ -156,6 +156,9 @@ public struct SMTPClient {
         case abandoned
     }
 
+    /// A recipient that goes out: its index in `recipients` and its text in RCPT TO.
+    private typealias Outgoing = (index: Int, mailbox: String)
+
     /// How far the envelope got.
     private enum Envelope {
         /// DATA got its 354: these recipients were accepted and the content follows.
@@ -192,19 +195,24 @@ public struct SMTPClient {
     private func transact(on transport: some SMTPTransport, extensions: Set<String>, reused: Bool,
                           results: inout [DeliveryResult?], contentSent: inout Bool) throws(RemoteConnectionError) -> Bool
     {
-        // An address with a line break would smuggle a command of its own into the session.
-        guard !Self.breaksLine(sender) else {
+        // Only a valid RFC 5321 path goes out: an address that is not one (a line break, an unquoted space or
+        // `>`) would smuggle a command or parameters of its own into the session.
+        let path = sender == Self.doubleBounceSender || sender.isEmpty ? "" : Address.mailboxText(sender)
+        guard let path else {
             results = results.map { _ in .failed(RemoteReply.unsafeAddress(sender)) }
             return true
         }
         let payload = DataEncoder.encode(message)
-        let path = sender == Self.doubleBounceSender ? "" : sender
         // RFC 1870: the size declared is that of the message as transmitted, without the final ".".
         let size = extensions.contains("SIZE") ? " SIZE=\(payload.count - 3)" : ""
         let mailLine = "MAIL FROM:<\(path)>\(size)\r\n"
-        var sendable: [Int] = []
+        var sendable: [Outgoing] = []
         for (index, recipient) in recipients.enumerated() {
-            if Self.breaksLine(recipient) { results[index] = .failed(RemoteReply.unsafeAddress(recipient)) } else { sendable.append(index) }
+            if let mailbox = Address.mailboxText(recipient) {
+                sendable.append((index, mailbox))
+            } else {
+                results[index] = .failed(RemoteReply.unsafeAddress(recipient))
+            }
         }
         guard !sendable.isEmpty else { return true }
         let envelope = extensions.contains("PIPELINING")
@@ -231,19 +239,19 @@ public struct SMTPClient {
 
     /// RSET on a `reused` session, then MAIL, RCPT per recipient and DATA, each waiting for its reply. `.ended`
     /// leaves every outcome in `results`.
-    private func lockstepEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Int], _ reused: Bool,
+    private func lockstepEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Outgoing], _ reused: Bool,
                                   _ results: inout [DeliveryResult?]) throws(RemoteConnectionError) -> Envelope {
         if reused, Self.isOutOfStep(try command(transport, "RSET"), beforeRecipients: true) { return .outOfStep }
         try transport.send(Array(mailLine.utf8))
         let mail = try transport.readReply()
         if reused, Self.isOutOfStep(mail, beforeRecipients: true) { return .outOfStep }
         guard mail.isPositive else {
-            for index in sendable { results[index] = mail.result() }
+            for (index, _) in sendable { results[index] = mail.result() }
             return .ended
         }
         var accepted: [Int] = []
-        for index in sendable {
-            let reply = try command(transport, "RCPT TO:<\(recipients[index])>")
+        for (index, mailbox) in sendable {
+            let reply = try command(transport, "RCPT TO:<\(mailbox)>")
             if reused, Self.isOutOfStep(reply, beforeRecipients: false) { return .outOfStep }
             if reply.isPositive { accepted.append(index) } else { results[index] = reply.result() }
         }
@@ -256,17 +264,17 @@ public struct SMTPClient {
     /// The same in one write (RFC 2920; RSET may lead the group, §3.1); every reply is read, in order, whatever
     /// came before it, unless one shows the session out of step. A DATA that got 354 although no recipient was
     /// accepted is ended with a lone dot, as RFC 2920 §3.1 asks.
-    private func pipelinedEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Int], _ reused: Bool,
+    private func pipelinedEnvelope(_ transport: some SMTPTransport, _ mailLine: String, _ sendable: [Outgoing], _ reused: Bool,
                                    _ results: inout [DeliveryResult?]) throws(RemoteConnectionError) -> Envelope {
         var batch = reused ? "RSET\r\n" + mailLine : mailLine
-        for index in sendable { batch += "RCPT TO:<\(recipients[index])>\r\n" }
+        for (_, mailbox) in sendable { batch += "RCPT TO:<\(mailbox)>\r\n" }
         batch += "DATA\r\n"
         try transport.send(Array(batch.utf8))
         if reused, Self.isOutOfStep(try transport.readReply(), beforeRecipients: true) { return .outOfStep }
         let mail = try transport.readReply()
         if reused, Self.isOutOfStep(mail, beforeRecipients: true) { return .outOfStep }
         var accepted: [Int] = []
-        for index in sendable {
+        for (index, _) in sendable {
             let reply = try transport.readReply()
             if !mail.isPositive {
                 results[index] = mail.result()
@@ -297,10 +305,6 @@ public struct SMTPClient {
             return .ended
         }
         return .accepted(accepted)
-    }
-
-    static func breaksLine(_ address: String) -> Bool {
-        address.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
     }
 
     /// Sends one command line and reads its reply.

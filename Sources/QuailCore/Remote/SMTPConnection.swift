@@ -8,6 +8,8 @@ public enum RemoteConnectionError: Error, Sendable, Equatable, CustomStringConve
     case connectFailed(Errno)
     /// A read or write did not progress within `timeoutremote`.
     case timedOut
+    /// The delivery's own deadline passed (`DeliveryLimits.duration`).
+    case deadlinePassed
     /// The server closed the connection.
     case closed
     /// What the server sent is not SMTP.
@@ -21,6 +23,7 @@ public enum RemoteConnectionError: Error, Sendable, Equatable, CustomStringConve
         case .connectTimedOut: "connection timed out"
         case .connectFailed(let error): "connect: \(error)"
         case .timedOut: "timed out waiting for the server"
+        case .deadlinePassed: "the delivery's deadline passed"
         case .closed: "connection closed by the server"
         case .badReply(let error): "unintelligible reply: \(error)"
         case .system(let call, let error): "\(call): \(error)"
@@ -68,6 +71,10 @@ public struct TLSSummary: Sendable, Equatable, CustomStringConvertible {
 public final class SMTPConnection: SMTPTransport {
     public let fd: Int32
     let timeout: Duration
+    /// When the delivery using this connection must end: no wait goes past it. Nil between deliveries.
+    public var deadline: ContinuousClock.Instant?
+    /// Whether the server has sent a whole reply on this connection (its greeting, at least).
+    public private(set) var hasReplied = false
     private var parser = ReplyParser()
     /// What one `recv` fills: made once per connection, not once per reply (pipelined replies mostly come in one).
     private var received = [UInt8](repeating: 0, count: 4096)
@@ -90,8 +97,8 @@ public final class SMTPConnection: SMTPTransport {
 
     /// Connects to `address` (IPv4 or IPv6 text) on `port`; non-blocking connect then poll, so a silent
     /// address costs `connectTimeout` at most.
-    public static func open(to address: String, port: Int, connectTimeout: Duration, replyTimeout: Duration)
-        throws(RemoteConnectionError) -> SMTPConnection
+    public static func open(to address: String, port: Int, connectTimeout: Duration, replyTimeout: Duration,
+                            deadline: ContinuousClock.Instant? = nil) throws(RemoteConnectionError) -> SMTPConnection
     {
         guard let octets = DNSAddress.octets(address), let port = UInt16(exactly: port) else {
             throw .connectFailed(Errno(rawValue: EINVAL))
@@ -102,10 +109,11 @@ public final class SMTPConnection: SMTPTransport {
         guard fd >= 0 else { throw .system("socket", .current) }
         // From here on the connection owns fd; a throw closes it through deinit.
         let connection = SMTPConnection(fd: fd, timeout: replyTimeout)
+        connection.deadline = deadline
         if server.withSockaddr({ Glibc.connect(fd, $0, $1) }) != 0 {
             guard errno == EINPROGRESS else { throw .connectFailed(.current) }
             guard try connection.wait(for: Int16(POLLOUT), until: .now + connectTimeout) else {
-                throw .connectTimedOut
+                throw connection.pastDeadline ? .deadlinePassed : .connectTimedOut
             }
             var failure: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
@@ -115,8 +123,12 @@ public final class SMTPConnection: SMTPTransport {
         return connection
     }
 
-    /// Waits until `events` are ready (true) or `deadline` passes (false).
-    private func wait(for events: Int16, until deadline: ContinuousClock.Instant) throws(RemoteConnectionError) -> Bool {
+    /// Whether the delivery's deadline has passed.
+    private var pastDeadline: Bool { deadline.map { $0 <= .now } ?? false }
+
+    /// Waits until `events` are ready (true) or `until` or the delivery's deadline passes (false).
+    private func wait(for events: Int16, until: ContinuousClock.Instant) throws(RemoteConnectionError) -> Bool {
+        let deadline = self.deadline.map { min($0, until) } ?? until
         while true {
             let left = deadline - .now
             guard left > .zero else { return false }
@@ -133,8 +145,9 @@ public final class SMTPConnection: SMTPTransport {
     /// which for commands and most messages is never.
     public func send(_ bytes: [UInt8]) throws(RemoteConnectionError) {
         if let session {
-            do { try session.write(bytes, deadline: .now + timeout) } catch {
-                throw error == .closed ? .closed : error == .timedOut ? .timedOut : .tls(error)
+            let until = deadline.map { min($0, .now + timeout) } ?? .now + timeout
+            do { try session.write(bytes, deadline: until) } catch {
+                throw error == .closed ? .closed : error == .timedOut ? (pastDeadline ? .deadlinePassed : .timedOut) : .tls(error)
             }
             return
         }
@@ -146,7 +159,9 @@ public final class SMTPConnection: SMTPTransport {
             } else if errno == EPIPE || errno == ECONNRESET {
                 throw .closed
             } else if errno == EAGAIN {
-                guard try wait(for: Int16(POLLOUT), until: .now + timeout) else { throw .timedOut }
+                guard try wait(for: Int16(POLLOUT), until: .now + timeout) else {
+                    throw pastDeadline ? .deadlinePassed : .timedOut
+                }
             } else if errno != EINTR {
                 throw .system("send", .current)
             }
@@ -157,24 +172,29 @@ public final class SMTPConnection: SMTPTransport {
         let deadline = ContinuousClock.now + timeout
         while true {
             do {
-                if let reply = try parser.next() { return reply }
+                if let reply = try parser.next() {
+                    hasReplied = true
+                    return reply
+                }
             } catch {
                 throw .badReply(error)
             }
             if let session {
+                // The delivery's own deadline, when it comes first, bounds the wait as it does in cleartext.
+                let until = self.deadline.map { min($0, deadline) } ?? deadline
                 let count: Int
                 do {
                     count = try received.withUnsafeMutableBytes { buffer in
-                        Result { () throws(TLSError) in try session.read(into: buffer, deadline: deadline) }
+                        Result { () throws(TLSError) in try session.read(into: buffer, deadline: until) }
                     }.get()
                 } catch {
-                    throw error == .timedOut ? .timedOut : .tls(error)
+                    throw error == .timedOut ? (pastDeadline ? .deadlinePassed : .timedOut) : .tls(error)
                 }
                 guard count > 0 else { throw .closed }
                 parser.append(received[..<count])
                 continue
             }
-            guard try wait(for: Int16(POLLIN), until: deadline) else { throw .timedOut }
+            guard try wait(for: Int16(POLLIN), until: deadline) else { throw pastDeadline ? .deadlinePassed : .timedOut }
             let count = received.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 parser.append(received[..<count])
@@ -193,7 +213,7 @@ public final class SMTPConnection: SMTPTransport {
         parser = ReplyParser()
         do {
             let connection = try TLSConnection(context, readFD: fd, writeFD: fd, serverName: serverName)
-            try connection.connect(deadline: .now + timeout)
+            try connection.connect(deadline: deadline.map { min($0, .now + timeout) } ?? .now + timeout)
             session = connection
             tls = TLSSummary(version: connection.version, cipher: connection.cipher,
                              verificationFailure: connection.verificationFailure)

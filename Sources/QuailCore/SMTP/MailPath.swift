@@ -1,6 +1,7 @@
 /// The address of a MAIL or RCPT command and its parameters: `<path> [KEY=VALUE ...]` (RFC 5321 §4.1.2).
 public struct MailPath: Sendable, Equatable {
-    /// The mailbox after any source route is stripped; empty for the null path `<>`.
+    /// The mailbox after any source route is stripped, in its RFC 5321 form: the local part quoted where it
+    /// needs quotes (`"c d"@example.org`), not where it does not (`"bob"@d` is `bob@d`); empty for `<>`.
     public var address: String
     /// Whether the path carried a source route (`@a,@b:user@d`), which was stripped.
     public var hadSourceRoute: Bool
@@ -31,10 +32,9 @@ public struct MailPath: Sendable, Equatable {
             hadSourceRoute = true
         }
         quotedLocalPart = mailbox.hasPrefix("\"")
-        guard let address = MailPath.unquoted(mailbox) else { return nil }
+        // A control character has no business in an address, quoted or not, and would reach logs and terminals.
+        guard !ControlCharacters.contains(mailbox), let address = MailPath.canonical(mailbox) else { return nil }
         self.address = address
-        guard !address.contains(where: { $0 == " " || $0 == "<" || $0 == ">" || $0.asciiValue.map { $0 < 0x20 } == true }) || quotedLocalPart
-        else { return nil }
         parameters = [:]
         for word in rest.split(separator: " ") {
             // Empty pieces are kept: a bare `=` is the unknown parameter "", not a split into nothing.
@@ -57,24 +57,30 @@ public struct MailPath: Sendable, Equatable {
         return nil
     }
 
-    /// `"john doe"@d` → `john doe@d`: the quotes go, what they held stays (and is judged by the policy).
-    /// nil when the quoted string is not closed or no `@domain` follows it.
-    private static func unquoted(_ mailbox: Substring) -> String? {
-        guard mailbox.hasPrefix("\"") else { return String(mailbox) }
-        var localPart = ""
-        var escaped = false
-        for index in mailbox.indices.dropFirst() {
-            let character = mailbox[index]
-            if escaped { localPart.append(character); escaped = false; continue }
-            if character == "\\" { escaped = true; continue }
-            if character == "\"" {
-                // RFC 5321 §4.1.2: a Quoted-string is a whole local part, and a mailbox has a domain after it;
-                // `<"user@domain">` has none, whatever the quotes hold.
-                let rest = mailbox[mailbox.index(after: index)...]
-                return rest.hasPrefix("@") ? localPart + rest : nil
-            }
-            localPart.append(character)
+    /// The mailbox with its local part in RFC 5321 form (`Address.localPartText`); nil when a quoted string is
+    /// not closed, when no `@domain` follows the local part, or when space, `<`, `>` or a quote is left outside quotes.
+    private static func canonical(_ mailbox: Substring) -> String? {
+        let content: String
+        let domain: Substring
+        if mailbox.hasPrefix("\"") {
+            // RFC 5321 §4.1.2: a Quoted-string is a whole local part, and a mailbox has a domain after it;
+            // `<"user@domain">` has none, whatever the quotes hold.
+            guard let (quoted, rest) = Address.quotedString(at: mailbox), rest.hasPrefix("@") else { return nil }
+            (content, domain) = (quoted, rest.dropFirst())
+        } else if let at = mailbox.lastIndex(of: "@") {
+            (content, domain) = (String(mailbox[..<at]), mailbox[mailbox.index(after: at)...])
+        } else {
+            // `<>`, or `<postmaster>` (RFC 5321 §4.5.1), or a syntax error for the caller to find.
+            return mailbox.contains(where: MailPath.isOutsideQuotes) ? nil : String(mailbox)
         }
-        return nil
+        guard !content.contains(where: MailPath.isOutsideQuotes) || mailbox.hasPrefix("\""), !domain.isEmpty,
+              !domain.contains(where: { MailPath.isOutsideQuotes($0) || $0 == "@" || $0 == "\\" })
+        else { return nil }
+        return Address.localPartText(content: content) + "@" + domain
+    }
+
+    /// What an unquoted mailbox cannot hold: it would end the path or split the command's words.
+    private static func isOutsideQuotes(_ character: Character) -> Bool {
+        character == " " || character == "<" || character == ">" || character == "\""
     }
 }

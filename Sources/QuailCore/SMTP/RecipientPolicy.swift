@@ -28,8 +28,8 @@ public struct RecipientPolicy: Sendable {
             return config.rcpthosts.contains(address.domain) ? nil : .addressLiteral
         }
         // Only the final domain decides; anything in the local part that another MTA could read as a
-        // further hop (%, !, @ inside quotes) is refused outright rather than interpreted.
-        if address.localPart.contains(where: { $0 == "%" || $0 == "!" || $0 == "@" }) { return .relayTrick }
+        // further hop (%, !, @ inside quotes: what the quotes hold is judged) is refused outright rather than interpreted.
+        if address.localPartContent.contains(where: { $0 == "%" || $0 == "!" || $0 == "@" }) { return .relayTrick }
         guard config.rcpthosts.contains(address.domain) else { return .notOurDomain }
         guard config.isValidRecipient(address) else { return .noSuchUser }
         return nil

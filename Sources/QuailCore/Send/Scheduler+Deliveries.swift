@@ -165,7 +165,7 @@ extension Scheduler {
         var remoteHost = ""
         if case .up(let host, let tls) = report {
             remoteHost = host
-            if let tls { SendLog.tls(delivery.number, host: host, tls) }
+            SendLog.tls(delivery.number, host: host, tls ?? "none")
         }
         if let message = messages[delivery.id] {
             record(results, for: delivery.recipients, of: message, parkingUntil: parkUntil, at: delivery.destination, remoteHost: remoteHost)

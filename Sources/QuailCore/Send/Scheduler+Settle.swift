@@ -50,6 +50,7 @@ extension Scheduler {
                         birth: message.state.birth, now: now, attempts: recipient.attempts, remote: !config.isLocal(recipient.address))
                 }
             }
+            recipient.lastError = MessageState.Recipient.storedError(recipient.lastError)
             message.state.recipients[index] = recipient
         }
         if message.inFlight.isEmpty {

@@ -94,6 +94,23 @@ import Testing
         #expect(!text.contains("\r"))
     }
 
+    /// A remote server's reply and an address can carry C0 and C1 controls; the bounce shows them escaped, in
+    /// its report fields and in the notice alike, and quoted local parts keep their quotes.
+    @Test func controlCharactersFromOutsideAreEscaped() {
+        let text = String(decoding: bounce([
+            FailedRecipient(address: "\"c d\"@example.net", diagnostic: "550 5.1.1 no\u{9B}2J such\u{1B}[1m user",
+                            remoteHost: "mx\u{85}.example.net"),
+        ], sender: "\"x y\"@example.com"), as: UTF8.self)
+        for expected in [
+            "To: \"x y\"@example.com\n", "Final-Recipient: rfc822; \"c d\"@example.net\n", "Remote-MTA: dns; mx\\x85.example.net\n",
+            "Diagnostic-Code: smtp; 550 5.1.1 no\\x9b2J such\\x1b[1m user\n",
+            "<\"c d\"@example.net>:\nmx\\x85.example.net said: 550 5.1.1 no\\x9b2J such\\x1b[1m user\n",
+        ] {
+            #expect(text.contains(expected), "missing \(expected)")
+        }
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" && $0 != "\t" || (0x7F...0x9F).contains($0.value) })
+    }
+
     @Test func doubleBounceSaysTheBounceBounced() {
         let text = String(decoding: bounce([FailedRecipient(address: "alice@example.com", diagnostic: "gone (#5.1.1)")],
                                            sender: ""), as: UTF8.self)

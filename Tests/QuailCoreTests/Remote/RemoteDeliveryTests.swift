@@ -38,4 +38,34 @@ import Testing
         #expect(RemoteDelivery.label(host: "mx1.example.com", address: "192.0.2.1") == "mx1.example.com [192.0.2.1]")
         #expect(RemoteDelivery.label(host: "[192.0.2.1]", address: "192.0.2.1") == "[192.0.2.1]")
     }
+
+    @Test func theLimitsFollowTheTimeouts() throws {
+        let limits = try delivery().limits
+        #expect(limits.addresses == 5 && limits.sessions == 2)
+        #expect(limits.duration == .seconds(5 * (60 + 300)))
+    }
+
+    /// A server that takes the connection and never greets, with a 60-second reply timeout: the delivery's own
+    /// deadline ends the wait, and says so.
+    @Test func theDeadlineEndsADeliveryThatEveryTimeoutWouldLetRun() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        try #require(listening)
+        var delivery = try delivery(routes: "slow.test:[127.0.0.1]:\(UInt16(bigEndian: address.sin_port))")
+        delivery.config.timeoutRemote = 60
+        delivery.limits.duration = .milliseconds(300)
+        let (report, kept) = delivery.deliver(domain: "slow.test", sender: "a@b.test", recipients: ["u@slow.test"], message: Array("x\n".utf8))
+        #expect(kept == nil)
+        guard case .deferred(let text) = report.results.first else { return #expect(Bool(false), "\(report)") }
+        #expect(text.contains("the delivery's deadline passed"), "\(text)")
+    }
 }

@@ -48,6 +48,41 @@ import Testing
         #expect(throws: ReplyParseError.codeChanged(from: 250, to: 251)) { try replies(["250-a\r\n251 b\r\n"]) }
     }
 
+    /// A server streaming continuation lines: the parser takes `lineLimit` of them and no more, however short.
+    @Test func aFloodOfContinuationLinesStopsAtTheLineLimit() {
+        var parser = ReplyParser()
+        var taken = 0
+        var failure: ReplyParseError?
+        for _ in 0..<60_000 {
+            parser.append(Array("220-\r\n".utf8))
+            taken += 1
+            do { _ = try parser.next() } catch {
+                failure = error
+                break
+            }
+        }
+        #expect(failure == .tooManyLines)
+        #expect(taken == ReplyParser.lineLimit)
+    }
+
+    @Test func aReplyOfExactlyTheLineLimitIsRead() throws {
+        let found = try replies([String(repeating: "250-x\r\n", count: ReplyParser.lineLimit - 1) + "250 end\r\n"])
+        #expect(found.count == 1 && found[0].lines.count == ReplyParser.lineLimit)
+    }
+
+    /// Every line's bytes count toward the limit, with its code and CRLF: 128 lines of 512 octets fill it.
+    @Test func theByteLimitCountsWholeLines() throws {
+        let full = "250-" + String(repeating: "x", count: 506) + "\r\n"
+        let last = "250 " + String(repeating: "x", count: 506) + "\r\n"
+        #expect(try replies([String(repeating: full, count: 127) + last]).count == 1)
+        #expect(throws: ReplyParseError.tooLong) { try replies([String(repeating: full, count: 128) + "250 x\r\n"]) }
+    }
+
+    @Test func manyRepliesInOneReadAreAllFound() throws {
+        let found = try replies([String(repeating: "250-a\r\n250 b\r\n", count: 2000)])
+        #expect(found.count == 2000 && found.allSatisfy { $0.lines == ["a", "b"] })
+    }
+
     @Test func endlessRepliesAreCutOff() {
         let line = "250-" + String(repeating: "x", count: 1000) + "\r\n"
         #expect(throws: ReplyParseError.tooLong) { try replies(Array(repeating: line, count: 100)) }

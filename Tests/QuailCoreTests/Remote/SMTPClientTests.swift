@@ -81,6 +81,21 @@ final class ScriptedTransport: SMTPTransport {
         #expect(!server.sent.contains { $0.contains("evil") })
     }
 
+    /// Every address goes out as a valid RFC 5321 path, re-quoted where it needs quotes, even when the queue
+    /// holds it without them; one of which no path can be made never goes out.
+    @Test func addressesGoOutAsValidPaths() {
+        let server = ScriptedTransport([(220, "hi"), (250, "mx"), (250, "ok"), (250, "ok"), (250, "ok"), (354, "go"), (250, "done")])
+        let sent = SMTPClient(me: "quail.test", sender: "a> RET=FULL ENVID=zz@evil.test",
+                              recipients: ["\"c d\"@example.org", "e f@example.org", "x\u{1B}y@example.org"], message: Array("hi\n".utf8))
+        guard case .spoke(let results) = sent.run(on: server, host: "mx") else { return #expect(Bool(false)) }
+        #expect(results == [.delivered("250 done"), .delivered("250 done"), .failed(RemoteReply.unsafeAddress("x\u{1B}y@example.org"))])
+        #expect(server.sent.prefix(4) == [
+            "EHLO quail.test\r\n", "MAIL FROM:<\"a> RET=FULL ENVID=zz\"@evil.test>\r\n",
+            "RCPT TO:<\"c d\"@example.org>\r\n", "RCPT TO:<\"e f\"@example.org>\r\n",
+        ])
+        #expect(!server.sent.contains { $0.contains("\u{1B}") })
+    }
+
     func pipelining(_ replies: [(Int, String)]) -> ScriptedTransport {
         let server = ScriptedTransport([(220, "hi"), (250, "mx")] + replies)
         server.replies[1] = ServerReply(code: 250, lines: ["mx", "PIPELINING", "SIZE 1000"])

@@ -42,6 +42,13 @@ import Testing
         ("<other.test!user@partner.test>", "553 5.7.1"),
         ("<\"user@other.test\"@partner.test>", "553 5.7.1"),
         ("<\"user\"@partner.test>", "250 2.1.5"),
+        ("<\"user\\@other.test\"@partner.test>", "553 5.7.1"),
+        ("<\"user%other.test\"@partner.test>", "553 5.7.1"),
+        ("<\"c d\"@partner.test>", "250 2.1.5"),
+        // A control character in an address is a syntax error, quoted or not.
+        ("<us\u{1B}er@partner.test>", "501 5.5.4"),
+        ("<\"us\u{1B}er\"@partner.test>", "501 5.5.4"),
+        ("<us\u{85}er@partner.test>", "501 5.5.4"),
         // A quoted local part with no domain after it is no mailbox (DESIGN.md), whatever the quotes hold.
         ("<\"user@partner.test\">", "501 5.5.4"),
         ("<\"user@partner.test\"", "501 5.5.4"),
@@ -84,6 +91,16 @@ import Testing
         _ = session.handle(.hello(extended: true, name: "x"))
         #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<\"user@partner.test\">"))) == "501 5.5.4")
         #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<\"john doe\"@client.test>"))) == "250 2.1.0")
+    }
+
+    /// The envelope keeps a quoted local part quoted: what the quotes hold is one mailbox, never parameters.
+    @Test func quotedLocalPartsReachTheEnvelopeQuoted() throws {
+        var session = SMTPSession(config: try config(), relayClient: false)
+        _ = session.handle(.hello(extended: true, name: "x"))
+        #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<\"a> RET=FULL ENVID=zz\"@evil.test>"))) == "250 2.1.0")
+        #expect(code(session.handle(.recipient(argument: "<\"c d\"@partner.test>"))) == "250 2.1.5")
+        #expect(session.handle(.data) == .receiveData(sender: "\"a> RET=FULL ENVID=zz\"@evil.test", recipients: ["\"c d\"@partner.test"]))
+        #expect(code(session.handle(SMTPCommand(line: "MAIL FROM:<a\u{1B}b@evil.test>"))) == "501 5.5.4")
     }
 
     @Test func sizeAtMail() throws {
