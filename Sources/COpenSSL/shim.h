@@ -2,7 +2,9 @@
 #ifndef QUAIL_OPENSSL_SHIM_H
 #define QUAIL_OPENSSL_SHIM_H
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -28,6 +30,45 @@ static inline int quail_ssl_set_server_name(SSL *ssl, const char *name) {
 // cipher order.
 static inline uint64_t quail_ssl_ctx_set_server_options(SSL_CTX *ctx) {
     return SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+}
+
+// Trust anchors from PEM text in memory (control/tlsca.pem as quail-send read it); the number added, or -1.
+static inline int quail_ssl_ctx_add_authorities(SSL_CTX *ctx, const void *pem, int length) {
+    BIO *bio = BIO_new_mem_buf(pem, length);
+    if (bio == NULL) return -1;
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    int added = 0;
+    X509 *certificate;
+    while ((certificate = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (X509_STORE_add_cert(store, certificate) == 1) added++;
+        X509_free(certificate);
+    }
+    ERR_clear_error();  // the end of the text reads as an error
+    BIO_free(bio);
+    return added;
+}
+
+// A certificate, its chain and its private key from PEM text in memory (control/clientcert.pem); 1 on success.
+static inline int quail_ssl_ctx_use_certificate_pem(SSL_CTX *ctx, const void *pem, int length) {
+    BIO *bio = BIO_new_mem_buf(pem, length);
+    if (bio == NULL) return 0;
+    X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    int ok = leaf != NULL && SSL_CTX_use_certificate(ctx, leaf) == 1;
+    X509_free(leaf);
+    X509 *extra;
+    while (ok && (extra = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) { X509_free(extra); ok = 0; }
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    if (!ok) return 0;
+    bio = BIO_new_mem_buf(pem, length);
+    if (bio == NULL) return 0;
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(key);
+    BIO_free(bio);
+    return ok;
 }
 
 #endif

@@ -28,6 +28,10 @@ public struct Configuration: Sendable {
     public var moreIPMe: [String]
     public var notIPMe: [String]
     public var maildirRoot: String
+    public var tlsDestinations: TLSDestinations
+    /// `tlsca.pem` and `clientcert.pem` as bytes (PEM), for the TLS client context; nil when absent.
+    public var tlsAuthorities: [UInt8]?
+    public var clientCertificate: [UInt8]?
 
     /// The files quail-local needs: a broken file it does not use must not hold up local mail.
     public static let localDeliveryFiles: Set<String> = ["me", "locals", "validrcptto", "aliases", "maildirroot"]
@@ -38,14 +42,16 @@ public struct Configuration: Sendable {
                                                  "badmailfrom", "databytes", "timeoutsmtpd", "smtpgreeting"]
     /// The files quail-remote needs, read at every delivery.
     public static let remoteDeliveryFiles: Set<String> = ["me", "rcpthosts", "locals", "smtproutes", "resolvers",
-                                                          "moreipme", "notipme", "timeoutconnect", "timeoutremote"]
+                                                          "moreipme", "notipme", "timeoutconnect", "timeoutremote",
+                                                          "tlsdestinations", "tlsca.pem", "clientcert.pem"]
 
     /// Every control file a configuration is made of, for `ControlSnapshot`.
     public static let fileNames: [String] = [
         "me", "rcpthosts", "locals", "validrcptto", "smtproutes", "aliases", "databytes", "timeoutsmtpd",
         "timeoutconnect", "timeoutremote", "concurrencyincoming", "concurrencyremote", "concurrencylocal",
         "queuelifetime", "retryschedule", "probeinterval", "bouncefrom", "bouncehost", "doublebounceto",
-        "smtpgreeting", "badmailfrom", "resolvers", "moreipme", "notipme", "maildirroot",
+        "smtpgreeting", "badmailfrom", "resolvers", "moreipme", "notipme", "maildirroot", "tlsdestinations",
+        "tlsca.pem", "clientcert.pem",
     ]
 
     /// Reads the control files under `home/control`; with `only`, just those, the rest taking their defaults.
@@ -87,6 +93,10 @@ public struct Configuration: Sendable {
         let root = try control.string("maildirroot", default: home.path + "/mail")
         // A relative root would depend on whichever directory quail-send was started from.
         maildirRoot = root.hasPrefix("/") ? root : home.path + "/" + root
+        tlsDestinations = TLSDestinations()
+        for line in try control.lines("tlsdestinations") ?? [] { try tlsDestinations.add(line) }
+        tlsAuthorities = try control.bytes("tlsca.pem")
+        clientCertificate = try control.bytes("clientcert.pem")
     }
 
     static func parseValidRecipients(_ lines: [ControlLine]) throws(ControlError) -> [String: Set<String>] {

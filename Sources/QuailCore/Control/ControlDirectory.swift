@@ -31,7 +31,15 @@ public struct ControlDirectory: Sendable {
         return ControlDirectory.parse(bytes)
     }
 
-    /// The bytes of control file `name`, or `nil` when it does not exist.
+    /// The whole of control file `name` as bytes (a PEM file), from the snapshot when there is one; `nil` when
+    /// it does not exist.
+    public func bytes(_ name: String) throws(ControlError) -> [UInt8]? {
+        if let only, !only.contains(name) { return nil }
+        if let contents { return contents[name] }
+        return try read(name)
+    }
+
+    /// The bytes of control file `name` on disk, or `nil` when it does not exist.
     public func read(_ name: String) throws(ControlError) -> [UInt8]? {
         do {
             return try FileIO.readFile(path + "/" + name)

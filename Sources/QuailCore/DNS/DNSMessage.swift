@@ -78,6 +78,15 @@ public enum DNSMessage {
             data = .mx(preference: preference, exchange: try reader.readName())
         case .cname:
             data = .cname(try reader.readName())
+        case .txt:
+            // Length-prefixed strings up to RDLENGTH; one that runs past it is malformed.
+            var strings: [[UInt8]] = []
+            while reader.offset < end {
+                let count = Int(try reader.readUInt8())
+                guard reader.offset + count <= end else { throw .badRecordData(offset: start.offset, type: type) }
+                strings.append(Array(try reader.readBytes(count)))
+            }
+            data = .txt(strings)
         default:
             return nil
         }

@@ -30,6 +30,8 @@ public enum DNSRecordData: Sendable, Hashable {
     case aaaa(String)
     /// RFC 1035 §3.3.1: the canonical name the owner is an alias for.
     case cname(String)
+    /// RFC 1035 §3.3.14: one or more character-strings, as bytes; RFC 8461 reads them joined.
+    case txt([[UInt8]])
 
     /// The record type this data belongs to.
     public var type: DNSType {
@@ -38,6 +40,7 @@ public enum DNSRecordData: Sendable, Hashable {
         case .a: .a
         case .aaaa: .aaaa
         case .cname: .cname
+        case .txt: .txt
         }
     }
 }

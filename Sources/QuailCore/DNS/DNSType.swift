@@ -11,6 +11,8 @@ public struct DNSType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static let soa = DNSType(rawValue: 6)
     /// Mail exchange.
     public static let mx = DNSType(rawValue: 15)
+    /// Text strings (RFC 1035 §3.3.14): MTA-STS's `_mta-sts` record (RFC 8461).
+    public static let txt = DNSType(rawValue: 16)
     /// An IPv6 host address (RFC 3596).
     public static let aaaa = DNSType(rawValue: 28)
 
@@ -20,6 +22,7 @@ public struct DNSType: RawRepresentable, Hashable, Sendable, CustomStringConvert
         case .cname: "CNAME"
         case .soa: "SOA"
         case .mx: "MX"
+        case .txt: "TXT"
         case .aaaa: "AAAA"
         default: "TYPE\(rawValue)"
         }

@@ -8,13 +8,24 @@ public struct RemoteDelivery {
     public var limits: DeliveryLimits
     /// Made on first use, so a relay given as an `[ip]` literal needs no DNS configuration.
     var makeResolver: () throws(DNSConfigError) -> DNSResolver
+    /// The client side's TLS settings (trust store, `tlsca.pem`, `clientcert.pem`), or why they could not be made.
+    public var tls: Result<TLSContext, TLSError>
 
-    public init(config: Configuration, localAddresses: Set<String>) {
+    /// `tls`: the client context a worker made once for its configuration; made here when not given.
+    public init(config: Configuration, localAddresses: Set<String>, tls: Result<TLSContext, TLSError>? = nil) {
         self.config = config
         self.localAddresses = localAddresses
         limits = DeliveryLimits(config: config)
         let resolvers = config.resolvers
         makeResolver = { () throws(DNSConfigError) in try DNSResolver(resolvers: resolvers) }
+        self.tls = tls ?? RemoteDelivery.tlsContext(config)
+    }
+
+    /// The TLS client context `config`'s files make; a worker makes it once and gives it to every delivery.
+    public static func tlsContext(_ config: Configuration) -> Result<TLSContext, TLSError> {
+        Result { () throws(TLSError) in
+            try TLSContext.client(extraAuthorities: config.tlsAuthorities, certificate: config.clientCertificate)
+        }
     }
 
     /// One address to try: the host's name, the address, the port.
@@ -48,8 +59,9 @@ public struct RemoteDelivery {
             defer { kept.connection.deadline = nil }
             if kept.isQuiet,
                let (results, extensions) = client.reuse(kept.connection, extensions: kept.extensions, host: Self.label(host: kept.host, address: kept.address)) {
-                return (RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address)),
-                        extensions == nil ? nil : kept)
+                var report = RemoteReport(results: results, destination: .up(host: kept.host, address: kept.address))
+                report.tls = kept.connection.tls?.description ?? "none"
+                return (report, extensions == nil ? nil : kept)
             }
             kept.drop()
         }
@@ -65,28 +77,55 @@ public struct RemoteDelivery {
                 last += "; \(limit)"
                 break
             }
+            let (outcome, extensions, connection, replied) = converse(with: target, client: client, domain: domain, deadline: deadline)
+            switch outcome {
+            case .unreachable(let reason), .cleartextRetry(let reason):
+                last = "\(target.label): \(reason)"
+                if replied { refusedSessions += 1 }
+            case .spoke(let results):
+                guard let connection else { continue }
+                let session = extensions.map { KeptSession(connection: connection, host: target.host, address: target.address, extensions: $0) }
+                var report = RemoteReport(results: results, destination: .up(host: target.host, address: target.address))
+                report.tls = connection.tls?.description ?? "none"
+                return (report, session)
+            }
+        }
+        return (RemoteReport(
+            all: .deferred(RemoteReply.unreachable(domain, last: last)), count: recipients.count, destination: .down(last)), nil)
+    }
+
+    /// One host: connect and talk, asking of its TLS what the policy for `domain` asks; at `may`, a failed
+    /// handshake is followed by one more connection in cleartext (the log says so). `replied`: the host answered
+    /// something, so the session counts toward the delivery's refused sessions when nothing came of it.
+    func converse(with target: Target, client: SMTPClient, domain: String, deadline: ContinuousClock.Instant)
+        -> (SMTPClient.Outcome, extensions: Set<String>?, connection: SMTPConnection?, replied: Bool)
+    {
+        var client = client
+        let level = config.tlsDestinations.level(for: domain).level
+        if level > .none {
+            switch tls {
+            case .success(let context): client.tls = TLSPolicy(level: level, context: context, serverName: target.host)
+            case .failure(let error):
+                // No TLS to be had here: cleartext may do, a required TLS cannot.
+                if level >= .encrypt { return (.unreachable("\(error)"), nil, nil, false) }
+            }
+        }
+        for _ in 0..<2 {
             let connection: SMTPConnection
             do {
                 connection = try SMTPConnection.open(
                     to: target.address, port: target.port, connectTimeout: .seconds(config.timeoutConnect),
                     replyTimeout: .seconds(config.timeoutRemote), deadline: deadline)
             } catch {
-                last = "\(target.label): \(error)"
-                continue
+                return (.unreachable("\(error)"), nil, nil, false)
             }
             defer { connection.deadline = nil }
             let (outcome, extensions) = client.runKeeping(on: connection, host: target.label)
-            switch outcome {
-            case .unreachable(let reason):
-                last = "\(target.label): \(reason)"
-                if connection.hasReplied { refusedSessions += 1 }
-            case .spoke(let results):
-                let session = extensions.map { KeptSession(connection: connection, host: target.host, address: target.address, extensions: $0) }
-                return (RemoteReport(results: results, destination: .up(host: target.host, address: target.address)), session)
-            }
+            guard case .cleartextRetry(let reason) = outcome else { return (outcome, extensions, connection, connection.hasReplied) }
+            Diagnostics.log("quail-remote: \(target.label): \(reason); trying again without TLS")
+            client.tls = nil
         }
-        return (RemoteReport(
-            all: .deferred(RemoteReply.unreachable(domain, last: last)), count: recipients.count, destination: .down(last)), nil)
+        return (.unreachable("TLS handshake failed twice"), nil, nil, true)
     }
 
     /// Why no further address may be tried, after `tried` of `count`; nil while the limits allow another.

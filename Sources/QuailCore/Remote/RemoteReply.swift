@@ -51,4 +51,16 @@ public enum RemoteReply {
     public static func nameRejected(_ host: String, _ reply: ServerReply) -> String {
         "connected to \(host) but my name was rejected: \(reply) (#4.3.0)"
     }
+
+    public static func tlsNotOffered(_ host: String, _ level: TLSLevel) -> String {
+        "\(host) does not offer STARTTLS, and TLS is required (\(level.rawValue)) (#4.7.5)"
+    }
+
+    public static func tlsRefused(_ host: String, _ reply: ServerReply) -> String {
+        "\(host) refused STARTTLS, and TLS is required: \(reply) (#4.7.5)"
+    }
+
+    public static func tlsUnverified(_ host: String, _ failure: String) -> String {
+        "the certificate of \(host) does not verify: \(failure) (#4.7.5)"
+    }
 }

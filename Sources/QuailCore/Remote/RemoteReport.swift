@@ -29,8 +29,14 @@ public struct RemoteReport: Sendable, Equatable {
         self.init(results: Array(repeating: result, count: count), destination: destination)
     }
 
+    /// What the session's TLS was when a host took the delivery (`TLSSummary`, or `none`); it follows the `Hup`
+    /// line's address when there was TLS, so a cleartext session's line is qmail-remote's as before.
+    public var tls: String?
+
     /// The whole of stdout: a `K`, `Z` or `D` line per recipient in argument order, then the `H` line.
     public var output: String {
-        results.map(\.reportLine).joined() + destination.line
+        var line = destination.line
+        if case .up = destination, let tls, tls != "none" { line = String(line.dropLast()) + " " + LocalReply.printable(tls) + "\n" }
+        return results.map(\.reportLine).joined() + line
     }
 }

@@ -12,6 +12,8 @@ public struct SMTPClient {
     public var recipients: [String]
     /// The message as spooled, LF line ends.
     public var message: [UInt8]
+    /// What to ask of this host's TLS; nil: cleartext (`none`).
+    public var tls: TLSPolicy?
 
     /// quail's sender for double bounces, as qmail spells it; on the wire it is the null path.
     public static let doubleBounceSender = "#@[]"
@@ -29,6 +31,8 @@ public struct SMTPClient {
         case unreachable(String)
         /// The server spoke SMTP: one result per recipient, in order. No other host is tried.
         case spoke([DeliveryResult])
+        /// The TLS handshake failed at level `may`: the same host is tried again in cleartext.
+        case cleartextRetry(String)
     }
 
     /// Runs the conversation on `transport`; `host` names the server in texts of our own.
@@ -86,17 +90,57 @@ public struct SMTPClient {
         }
         do {
             var hello = try command(transport, "EHLO \(me)")
-            if hello.isPositive { return .ready(hello.extensions) }
+            if hello.isPositive { return try secure(transport, extensions: hello.extensions, host: host) }
             if !hello.isTemporaryFailure {
                 // RFC 5321 §3.2: a server that does not know EHLO answers 5xx; HELO is the old way in.
                 hello = try command(transport, "HELO \(me)")
-                if hello.isPositive { return .ready([]) }
+                if hello.isPositive { return try secure(transport, extensions: [], host: host) }
             }
             quit(transport)
             return .ended(.spoke(recipients.map { _ in .deferred(RemoteReply.nameRejected(host, hello)) }))
         } catch {
             return .ended(.spoke(recipients.map { _ in .deferred(RemoteReply.connectionLost(host, error)) }))
         }
+    }
+
+    /// STARTTLS per `tls` after a positive EHLO (or HELO, which offers nothing): the keywords the session goes
+    /// on with, or how it ended. A host that cannot give the TLS its level requires is unreachable for this
+    /// delivery (a temporary failure, the next host is tried); at `may` a refused STARTTLS goes on in cleartext
+    /// and a failed handshake is retried on a new connection in cleartext, as Postfix does.
+    private func secure(_ transport: some SMTPTransport, extensions: Set<String>, host: String) throws(RemoteConnectionError) -> Greeting {
+        guard let tls, tls.level > .none else { return .ready(extensions) }
+        guard extensions.contains("STARTTLS") else {
+            guard tls.level < .encrypt else {
+                quit(transport)
+                return .ended(.unreachable(RemoteReply.tlsNotOffered(host, tls.level)))
+            }
+            return .ready(extensions)
+        }
+        let reply = try command(transport, "STARTTLS")
+        guard reply.code == 220 else {
+            guard tls.level < .encrypt else {
+                quit(transport)
+                return .ended(.unreachable(RemoteReply.tlsRefused(host, reply)))
+            }
+            return .ready(extensions)
+        }
+        do {
+            try transport.startTLS(tls.context, serverName: tls.serverName)
+        } catch {
+            // The connection is in no state to go on: nothing more is said on it.
+            return .ended(tls.level == .may ? .cleartextRetry("\(error)") : .unreachable("\(host): \(error)"))
+        }
+        if tls.level == .verify, let failure = transport.tls?.verificationFailure {
+            quit(transport)
+            return .ended(.unreachable(RemoteReply.tlsUnverified(host, failure)))
+        }
+        // RFC 3207 §4.2: everything learnt before the handshake is forgotten, the keywords too.
+        let hello = try command(transport, "EHLO \(me)")
+        guard hello.isPositive else {
+            quit(transport)
+            return .ended(.spoke(recipients.map { _ in .deferred(RemoteReply.nameRejected(host, hello)) }))
+        }
+        return .ready(hello.extensions)
     }
 
     /// How a session stands after a transaction.
@@ -288,5 +332,19 @@ final class WatchingTransport<Wrapped: SMTPTransport>: SMTPTransport {
         let reply = try wrapped.readReply()
         if reply.code == 421 { closing = true }
         return reply
+    }
+}
+
+/// What a delivery asks of one host's TLS (`control/tlsdestinations`, MTA-STS).
+public struct TLSPolicy {
+    public var level: TLSLevel
+    public var context: TLSContext
+    /// The name the certificate must carry, and the SNI: the MX host's or the relay's name.
+    public var serverName: String
+
+    public init(level: TLSLevel, context: TLSContext, serverName: String) {
+        self.level = level
+        self.context = context
+        self.serverName = serverName
     }
 }

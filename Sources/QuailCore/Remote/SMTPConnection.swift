@@ -15,6 +15,8 @@ public enum RemoteConnectionError: Error, Sendable, Equatable, CustomStringConve
     /// What the server sent is not SMTP.
     case badReply(ReplyParseError)
     case system(String, Errno)
+    /// The TLS handshake or a TLS record failed.
+    case tls(TLSError)
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum RemoteConnectionError: Error, Sendable, Equatable, CustomStringConve
         case .closed: "connection closed by the server"
         case .badReply(let error): "unintelligible reply: \(error)"
         case .system(let call, let error): "\(call): \(error)"
+        case .tls(let error): "\(error)"
         }
     }
 }
@@ -35,6 +38,32 @@ public protocol SMTPTransport: AnyObject {
     func send(_ bytes: [UInt8]) throws(RemoteConnectionError)
     /// Reads the next whole reply.
     func readReply() throws(RemoteConnectionError) -> ServerReply
+    /// Runs the TLS handshake after the server's 220 to STARTTLS; from then on everything goes through it.
+    func startTLS(_ context: TLSContext, serverName: String) throws(RemoteConnectionError)
+    /// What the session's TLS is: nil in cleartext.
+    var tls: TLSSummary? { get }
+}
+
+extension SMTPTransport {
+    public func startTLS(_ context: TLSContext, serverName: String) throws(RemoteConnectionError) {
+        throw .tls(.setup("this transport has no TLS"))
+    }
+
+    public var tls: TLSSummary? { nil }
+}
+
+/// A session's TLS as the log and the policy see it: the version and whether the certificate verified.
+public struct TLSSummary: Sendable, Equatable, CustomStringConvertible {
+    public var version: String
+    public var cipher: String
+    /// Why the certificate did not verify against the trust store and the host name; nil when it did.
+    public var verificationFailure: String?
+
+    /// `TLSv1.3 verified`, `TLSv1.2 unverified: hostname mismatch`: what the delivery log says.
+    public var description: String {
+        if let verificationFailure { return "\(version) unverified: \(verificationFailure)" }
+        return "\(version) verified"
+    }
 }
 
 /// A TCP connection to one SMTP server with every wait bounded: `timeoutconnect` for the connect,
@@ -49,6 +78,9 @@ public final class SMTPConnection: SMTPTransport {
     private var parser = ReplyParser()
     /// What one `recv` fills: made once per connection, not once per reply (pipelined replies mostly come in one).
     private var received = [UInt8](repeating: 0, count: 4096)
+    /// The session's TLS, once STARTTLS succeeded; every byte then goes through it.
+    private var session: TLSConnection?
+    public private(set) var tls: TLSSummary?
 
     private init(fd: Int32, timeout: Duration) {
         self.fd = fd
@@ -112,6 +144,13 @@ public final class SMTPConnection: SMTPTransport {
     /// Sends everything; waits (`timeoutremote` for each step of progress) only when the socket's buffer is full,
     /// which for commands and most messages is never.
     public func send(_ bytes: [UInt8]) throws(RemoteConnectionError) {
+        if let session {
+            let until = deadline.map { min($0, .now + timeout) } ?? .now + timeout
+            do { try session.write(bytes, deadline: until) } catch {
+                throw error == .closed ? .closed : error == .timedOut ? (pastDeadline ? .deadlinePassed : .timedOut) : .tls(error)
+            }
+            return
+        }
         var sent = 0
         while sent < bytes.count {
             let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -140,6 +179,21 @@ public final class SMTPConnection: SMTPTransport {
             } catch {
                 throw .badReply(error)
             }
+            if let session {
+                // The delivery's own deadline, when it comes first, bounds the wait as it does in cleartext.
+                let until = self.deadline.map { min($0, deadline) } ?? deadline
+                let count: Int
+                do {
+                    count = try received.withUnsafeMutableBytes { buffer in
+                        Result { () throws(TLSError) in try session.read(into: buffer, deadline: until) }
+                    }.get()
+                } catch {
+                    throw error == .timedOut ? (pastDeadline ? .deadlinePassed : .timedOut) : .tls(error)
+                }
+                guard count > 0 else { throw .closed }
+                parser.append(received[..<count])
+                continue
+            }
             guard try wait(for: Int16(POLLIN), until: deadline) else { throw pastDeadline ? .deadlinePassed : .timedOut }
             let count = received.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
@@ -149,6 +203,22 @@ public final class SMTPConnection: SMTPTransport {
             } else if errno != EAGAIN && errno != EINTR {
                 throw .system("recv", .current)
             }
+        }
+    }
+
+    /// The handshake after the server's 220 to STARTTLS, bounded by `timeoutremote`, with `serverName` as SNI and
+    /// as the name the certificate must carry. Whatever the server sent after its 220 is dropped, as RFC 3207
+    /// asks of both sides.
+    public func startTLS(_ context: TLSContext, serverName: String) throws(RemoteConnectionError) {
+        parser = ReplyParser()
+        do {
+            let connection = try TLSConnection(context, readFD: fd, writeFD: fd, serverName: serverName)
+            try connection.connect(deadline: deadline.map { min($0, .now + timeout) } ?? .now + timeout)
+            session = connection
+            tls = TLSSummary(version: connection.version, cipher: connection.cipher,
+                             verificationFailure: connection.verificationFailure)
+        } catch {
+            throw .tls(error)
         }
     }
 }

@@ -17,14 +17,16 @@ final class Destination {
 
 /// The destination line quail-remote prints after its per-recipient report lines.
 enum DestinationReport: Equatable {
-    /// `Hup HOST IP`: a host accepted the connection and spoke SMTP.
-    case up(host: String)
+    /// `Hup HOST IP [TLS]`: a host accepted the connection and spoke SMTP; `tls` is what the session's TLS was
+    /// (`TLSv1.3 verified`, `none`), when the line says.
+    case up(host: String, tls: String?)
     /// `Hdown REASON`: no host could be reached, or none is left to try.
     case down(String)
 
     init?(line: String) {
         if line.hasPrefix("Hup") {
-            self = .up(host: line.dropFirst(3).split(separator: " ").first.map(String.init) ?? "")
+            let fields = line.dropFirst(3).split(separator: " ", maxSplits: 2)
+            self = .up(host: fields.first.map(String.init) ?? "", tls: fields.count > 2 ? String(fields[2]) : nil)
         } else if line.hasPrefix("Hdown") {
             self = .down(String(line.dropFirst(5)).trimmingWhitespace())
         } else {

@@ -163,7 +163,10 @@ extension Scheduler {
         for result in results { SendLog.result(delivery.number, result) }
         let parkUntil = delivery.destination.flatMap { noteDown(report, at: $0, results: results) }
         var remoteHost = ""
-        if case .up(let host) = report { remoteHost = host }
+        if case .up(let host, let tls) = report {
+            remoteHost = host
+            SendLog.tls(delivery.number, host: host, tls ?? "none")
+        }
         if let message = messages[delivery.id] {
             record(results, for: delivery.recipients, of: message, parkingUntil: parkUntil, at: delivery.destination, remoteHost: remoteHost)
         }

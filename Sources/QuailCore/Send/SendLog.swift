@@ -24,6 +24,11 @@ public enum SendLog {
         Diagnostics.log("starting delivery \(delivery): msg \(id) to \(channel.rawValue) \(recipients.joined(separator: ","))")
     }
 
+    /// `delivery D: host H tls=TLSv1.3 verified`: how the session to the host that took the delivery was secured.
+    public static func tls(_ delivery: Int, host: String, _ tls: String) {
+        Diagnostics.log("delivery \(delivery): host \(host) tls=\(tls)")
+    }
+
     public static func result(_ delivery: Int, _ result: DeliveryResult) {
         let word: String
         switch result {

@@ -20,9 +20,13 @@ public final class TLSConnection {
             throw .setup(TLSError.openSSLText("cannot attach the socket"))
         }
         if let serverName {
-            // An address literal is no name for SNI (RFC 6066 §3); the certificate is still checked against it.
-            if RemoteRoute.literalAddress(serverName) == nil { _ = quail_ssl_set_server_name(ssl, serverName) }
-            _ = SSL_set1_host(ssl, serverName)
+            if let address = RemoteRoute.literalAddress(serverName) {
+                // An address literal is no name for SNI (RFC 6066 §3); the certificate must carry the address.
+                _ = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), address)
+            } else {
+                _ = quail_ssl_set_server_name(ssl, serverName)
+                _ = SSL_set1_host(ssl, serverName)
+            }
         }
     }
 

@@ -26,22 +26,25 @@ public final class TLSContext {
         return result
     }
 
-    /// The client's context: the system's trust store plus `extraAuthorities` (`control/tlsca.pem`) when the file
-    /// exists, and `certificateFile` (`control/clientcert.pem`) presented when a server asks, when it exists.
-    /// Verification is not made a condition of the handshake: the caller decides by the policy what an
-    /// unverified certificate means (`TLSConnection.verification`).
-    public static func client(extraAuthorities: String? = nil, certificateFile: String? = nil) throws(TLSError) -> TLSContext {
+    /// The client's context: the system's trust store plus the PEM certificates of `extraAuthorities`
+    /// (`control/tlsca.pem`), and `certificate` (`control/clientcert.pem`: chain and key) presented when a server
+    /// asks. Both come as bytes, as quail-send read them: a worker reads no control file. Verification is not made
+    /// a condition of the handshake: the caller decides by the policy what an unverified certificate means
+    /// (`TLSConnection.verificationFailure`).
+    public static func client(extraAuthorities: [UInt8]? = nil, certificate: [UInt8]? = nil) throws(TLSError) -> TLSContext {
         let result = try TLSContext(method: TLS_client_method())
         SSL_CTX_set_verify(result.context, SSL_VERIFY_NONE, nil)
         guard SSL_CTX_set_default_verify_paths(result.context) == 1 else {
             throw .setup(TLSError.openSSLText("cannot load the system's trust store"))
         }
-        if let extraAuthorities, access(extraAuthorities, F_OK) == 0 {
-            guard SSL_CTX_load_verify_locations(result.context, extraAuthorities, nil) == 1 else {
-                throw .setup("\(extraAuthorities): " + TLSError.openSSLText("no certificate loaded"))
-            }
+        if let extraAuthorities, !extraAuthorities.isEmpty {
+            let added = extraAuthorities.withUnsafeBytes { quail_ssl_ctx_add_authorities(result.context, $0.baseAddress, Int32($0.count)) }
+            guard added > 0 else { throw .setup("tlsca.pem: no certificate in it") }
         }
-        if let certificateFile, access(certificateFile, F_OK) == 0 { try result.useCertificate(certificateFile) }
+        if let certificate, !certificate.isEmpty {
+            let used = certificate.withUnsafeBytes { quail_ssl_ctx_use_certificate_pem(result.context, $0.baseAddress, Int32($0.count)) }
+            guard used == 1 else { throw .setup("clientcert.pem: " + TLSError.openSSLText("no certificate and matching key")) }
+        }
         return result
     }
 

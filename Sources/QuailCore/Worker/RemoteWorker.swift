@@ -5,6 +5,8 @@
 /// it and a quiet destination is not held open.
 public struct RemoteWorker: WorkerJob {
     let config: Configuration
+    /// The TLS client context, made once: the trust store and `tlsca.pem` are read for every delivery otherwise.
+    let tls: Result<TLSContext, TLSError>
     private var kept: Kept?
 
     struct Kept {
@@ -19,6 +21,7 @@ public struct RemoteWorker: WorkerJob {
 
     public init(config: Configuration) {
         self.config = config
+        tls = RemoteDelivery.tlsContext(config)
     }
 
     public mutating func deliver(message: [UInt8], sender: String, recipients: [String]) -> (report: String, kept: String?) {
@@ -39,7 +42,7 @@ public struct RemoteWorker: WorkerJob {
         case .mx: LocalAddresses.current(config: config)
         case .relay: []
         }
-        let delivery = RemoteDelivery(config: config, localAddresses: ours)
+        let delivery = RemoteDelivery(config: config, localAddresses: ours, tls: tls)
         let (report, session) = delivery.deliver(domain: domain, sender: sender, recipients: recipients, message: message,
                                                  reusing: reusing?.session)
         guard let session else { return (report.output, nil) }

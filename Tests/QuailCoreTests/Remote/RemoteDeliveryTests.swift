@@ -27,7 +27,7 @@ import Testing
 
         let line = RemoteReport.Destination.up(host: targets[0].host, address: targets[0].address).line
         #expect(line == "Hup \(literal) \(address)\n")
-        guard case .up(let host) = DestinationReport(line: String(line.dropLast())) else { return #expect(Bool(false)) }
+        guard case .up(let host, _) = DestinationReport(line: String(line.dropLast())) else { return #expect(Bool(false)) }
         let report = Bounce.deliveryStatus(
             failures: [FailedRecipient(address: "u@\(domain)", diagnostic: "550 5.1.1 no such user", remoteHost: host)],
             arrival: 0, now: 0, me: "backup.test")
