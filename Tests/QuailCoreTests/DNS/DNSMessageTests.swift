@@ -57,7 +57,7 @@ import Testing
         var packet = DNSPacket(answers: 3, authority: 1, additional: 5)
         packet.question("x.test", .mx)
         packet.pointer(12)
-        packet.record(DNSType(rawValue: 16)) { $0.bytes += [3] + Array("txt".utf8) }
+        packet.record(DNSType(rawValue: 13)) { $0.bytes += [3] + Array("cpu".utf8) + [2] + Array("os".utf8) }  // HINFO
         packet.pointer(12)
         packet.record(.a, recordClass: 3) { $0.bytes += [1, 2, 3, 4] }  // CHAOS class: not ours
         packet.pointer(12)
@@ -70,6 +70,23 @@ import Testing
         let response = try DNSMessage.parse(packet.bytes)
         #expect(response.answers.map(\.data) == [.mx(preference: 0, exchange: "")])
         #expect(response.authority.isEmpty)
+    }
+
+    /// RFC 1035 §3.3.14: TXT is one or more length-prefixed strings (MTA-STS reads `_mta-sts` records); a string
+    /// that runs past RDLENGTH is malformed.
+    @Test func txtRecordsAreStringsUpToTheirLength() throws {
+        var packet = DNSPacket(answers: 1)
+        packet.question("_mta-sts.x.test", .txt)
+        packet.pointer(12)
+        packet.record(.txt) { $0.bytes += [9] + Array("v=STSv1; ".utf8) + [4] + Array("id=1".utf8) }
+        let response = try DNSMessage.parse(packet.bytes)
+        #expect(response.answers.map(\.data) == [.txt([Array("v=STSv1; ".utf8), Array("id=1".utf8)])])
+
+        var broken = DNSPacket(answers: 1)
+        broken.question("_mta-sts.x.test", .txt)
+        broken.pointer(12)
+        broken.record(.txt) { $0.bytes += [9] + Array("v=STSv1".utf8) }
+        #expect(throws: DNSParseError.self) { try DNSMessage.parse(broken.bytes) }
     }
 
     @Test(arguments: [(UInt16(0x8183), DNSResponseCode.nameError), (0x8182, .serverFailure), (0x8185, .refused)])
