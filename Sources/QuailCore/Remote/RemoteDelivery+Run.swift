@@ -23,7 +23,8 @@ extension RemoteDelivery {
         case .mx: LocalAddresses.current(config: config)
         case .relay: []
         }
-        let delivery = RemoteDelivery(config: config, localAddresses: ours)
+        var delivery = RemoteDelivery(config: config, localAddresses: ours)
+        delivery.mtaSTSDirectory = home.queue.root + "/mta-sts"
         let (report, kept) = delivery.deliver(domain: domain, sender: sender, recipients: recipients, message: message)
         kept?.end()
         return report
@@ -35,7 +36,7 @@ extension RemoteDelivery {
     /// on stdout and returns the exit code; `quail-remote --worker` serves quail-send (`DeliveryWorker`).
     public static func main(arguments: [String], home: QuailHome = QuailHome()) -> Int32 {
         if arguments == ["--worker"] {
-            return DeliveryWorker.serve("quail-remote", home: home) { RemoteWorker(config: $0) }
+            return DeliveryWorker.serve("quail-remote", home: home) { RemoteWorker(config: $0, home: home) }
         }
         guard arguments.count >= 3 else {
             Diagnostics.log("quail-remote: \(RemoteReply.usage)")

@@ -10,6 +10,8 @@ public struct RemoteDelivery {
     var makeResolver: () throws(DNSConfigError) -> DNSResolver
     /// The client side's TLS settings (trust store, `tlsca.pem`, `clientcert.pem`), or why they could not be made.
     public var tls: Result<TLSContext, TLSError>
+    /// Where MTA-STS policies are cached (`queue/mta-sts`); nil: MTA-STS is not looked at.
+    public var mtaSTSDirectory: String?
 
     /// `tls`: the client context a worker made once for its configuration; made here when not given.
     public init(config: Configuration, localAddresses: Set<String>, tls: Result<TLSContext, TLSError>? = nil) {
@@ -65,10 +67,29 @@ public struct RemoteDelivery {
             }
             kept.drop()
         }
-        let targets: [Target]
+        var targets: [Target]
         switch findTargets(for: domain) {
         case .success(let found): targets = found
         case .failure(let report): return (RemoteReport(all: report.result, count: recipients.count, destination: report.destination), nil)
+        }
+        var level = config.tlsDestinations.level(for: domain).level
+        let policy = mtaSTSPolicy(for: domain)
+        if let policy {
+            let skipped = targets.filter { !policy.matches($0.host) }.map(\.host)
+            switch policy.mode {
+            case .enforce:
+                // RFC 8461 §5: only hosts the policy names, each with a certificate valid for its name.
+                targets.removeAll { !policy.matches($0.host) }
+                guard !targets.isEmpty else {
+                    let reason = RemoteReply.mtaSTSNoMatch(domain, policy)
+                    return (RemoteReport(all: .deferred(reason), count: recipients.count, destination: .down(reason)), nil)
+                }
+                level = .verify
+            case .testing:
+                for host in Set(skipped).sorted() { Self.logMTASTS(domain, "testing: enforce would skip \(host), which the policy's mx: lines do not name") }
+            case .none:
+                break
+            }
         }
         var last = "no address to try"
         var refusedSessions = 0
@@ -77,7 +98,7 @@ public struct RemoteDelivery {
                 last += "; \(limit)"
                 break
             }
-            let (outcome, extensions, connection, replied) = converse(with: target, client: client, domain: domain, deadline: deadline)
+            let (outcome, extensions, connection, replied) = converse(with: target, client: client, level: level, deadline: deadline)
             switch outcome {
             case .unreachable(let reason), .cleartextRetry(let reason):
                 last = "\(target.label): \(reason)"
@@ -87,6 +108,9 @@ public struct RemoteDelivery {
                 let session = extensions.map { KeptSession(connection: connection, host: target.host, address: target.address, extensions: $0) }
                 var report = RemoteReport(results: results, destination: .up(host: target.host, address: target.address))
                 report.tls = connection.tls?.description ?? "none"
+                if policy?.mode == .testing, connection.tls == nil || connection.tls?.verificationFailure != nil {
+                    Self.logMTASTS(domain, "testing: enforce would refuse \(target.label): tls=\(report.tls!)")
+                }
                 return (report, session)
             }
         }
@@ -97,11 +121,10 @@ public struct RemoteDelivery {
     /// One host: connect and talk, asking of its TLS what the policy for `domain` asks; at `may`, a failed
     /// handshake is followed by one more connection in cleartext (the log says so). `replied`: the host answered
     /// something, so the session counts toward the delivery's refused sessions when nothing came of it.
-    func converse(with target: Target, client: SMTPClient, domain: String, deadline: ContinuousClock.Instant)
+    func converse(with target: Target, client: SMTPClient, level: TLSLevel, deadline: ContinuousClock.Instant)
         -> (SMTPClient.Outcome, extensions: Set<String>?, connection: SMTPConnection?, replied: Bool)
     {
         var client = client
-        let level = config.tlsDestinations.level(for: domain).level
         if level > .none {
             switch tls {
             case .success(let context): client.tls = TLSPolicy(level: level, context: context, serverName: target.host)
@@ -126,6 +149,22 @@ public struct RemoteDelivery {
             client.tls = nil
         }
         return (.unreachable("TLS handshake failed twice"), nil, nil, true)
+    }
+
+    /// The MTA-STS policy in force for `domain` (RFC 8461): only for mail routed by MX, and not when a
+    /// `tlsdestinations` line names the domain (that line wins; the default line does not).
+    func mtaSTSPolicy(for domain: String) -> MTASTSPolicy? {
+        guard let mtaSTSDirectory, case .mx = RemoteRoute.decide(for: domain, config: config),
+              !config.tlsDestinations.level(for: domain).named,
+              case .success(let context) = tls, case .success(let resolver) = resolver()
+        else { return nil }
+        let policies = MTASTSPolicies(directory: mtaSTSDirectory, resolver: resolver, tls: context,
+                                      connectTimeout: .seconds(config.timeoutConnect))
+        return policies.policy(for: domain)
+    }
+
+    static func logMTASTS(_ domain: String, _ text: String) {
+        Diagnostics.log("quail-remote: MTA-STS \(domain): \(text)")
     }
 
     /// Why no further address may be tried, after `tried` of `count`; nil while the limits allow another.

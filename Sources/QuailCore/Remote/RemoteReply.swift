@@ -52,6 +52,10 @@ public enum RemoteReply {
         "connected to \(host) but my name was rejected: \(reply) (#4.3.0)"
     }
 
+    public static func mtaSTSNoMatch(_ domain: String, _ policy: MTASTSPolicy) -> String {
+        "no MX host of \(domain) is named by its MTA-STS policy (mx: \(policy.mx.joined(separator: ", "))) (#4.7.5)"
+    }
+
     public static func tlsNotOffered(_ host: String, _ level: TLSLevel) -> String {
         "\(host) does not offer STARTTLS, and TLS is required (\(level.rawValue)) (#4.7.5)"
     }

@@ -19,8 +19,12 @@ public struct RemoteWorker: WorkerJob {
     static let idleLimit = Duration.seconds(2)
     static let ageLimit = Duration.seconds(300)
 
-    public init(config: Configuration) {
+    /// Where MTA-STS policies are cached: `queue/mta-sts` under the home.
+    let mtaSTSDirectory: String
+
+    public init(config: Configuration, home: QuailHome) {
         self.config = config
+        mtaSTSDirectory = home.queue.root + "/mta-sts"
         tls = RemoteDelivery.tlsContext(config)
     }
 
@@ -42,7 +46,8 @@ public struct RemoteWorker: WorkerJob {
         case .mx: LocalAddresses.current(config: config)
         case .relay: []
         }
-        let delivery = RemoteDelivery(config: config, localAddresses: ours, tls: tls)
+        var delivery = RemoteDelivery(config: config, localAddresses: ours, tls: tls)
+        delivery.mtaSTSDirectory = mtaSTSDirectory
         let (report, session) = delivery.deliver(domain: domain, sender: sender, recipients: recipients, message: message,
                                                  reusing: reusing?.session)
         guard let session else { return (report.output, nil) }
