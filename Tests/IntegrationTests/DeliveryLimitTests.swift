@@ -50,6 +50,17 @@ import Testing
         #expect(servers.connections() == DeliveryLimits.defaultSessions)
     }
 
+    /// Hosts that greet with 220 and then answer EHLO with 421: each is a session that came to nothing, the next
+    /// host is tried, and the session limit ends the delivery after two.
+    @Test func hostsThatGreetAndThenAnswer421CostTwoSessions() throws {
+        let servers = try ScriptedServer("closing", (1...3).map { "127.0.185.\($0)" })
+        let dns = try dns("closing.test", hosts: 3, network: "127.0.185")
+        let lines = try withExtendedLifetime(dns) { try remote(try home(dns: dns), "closing.test", "u@closing.test") }
+        #expect(lines.count == 2 && lines[0].hasPrefix("Z") && lines[0].contains("421 4.3.2 shutting down"), "\(lines)")
+        #expect(waitUntil { servers.connections() >= DeliveryLimits.defaultSessions })
+        #expect(servers.connections() == DeliveryLimits.defaultSessions)
+    }
+
     /// 60 000 `220-` lines and no last one: the reply is refused at its line limit, long before the server is done
     /// (its small send buffer holds far less than the rest), and the connection is closed under it.
     @Test func aGreetingOfEndlessLinesIsATemporaryFailureAtTheLineLimit() throws {
@@ -90,7 +101,8 @@ import Testing
 }
 
 /// Python SMTP servers that misbehave on purpose, one listener per address on `port`, noting each connection:
-/// `silent` accepts and never greets; `busy` greets with 421 and closes; `flood` greets with 60 000 continuation
+/// `silent` accepts and never greets; `busy` greets with 421 and closes; `closing` greets with 220 and answers
+/// EHLO with 421; `flood` greets with 60 000 continuation
 /// lines and no last one; `huge` speaks SMTP but answers RCPT for `reject…` and `temp…` with a 301-line 550 or 451.
 final class ScriptedServer {
     let server: SpawnedServer
@@ -149,6 +161,11 @@ final class ScriptedServer {
             try:
                 if mode == "busy":
                     conn.sendall(b"421 4.3.2 too busy\r\n")
+                    return
+                if mode == "closing":
+                    conn.sendall(b"220 scripted ESMTP\r\n")
+                    conn.makefile("rb").readline()
+                    conn.sendall(b"421 4.3.2 shutting down\r\n")
                     return
                 if mode == "flood":
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)

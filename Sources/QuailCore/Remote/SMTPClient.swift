@@ -91,6 +91,11 @@ public struct SMTPClient {
         do {
             var hello = try command(transport, "EHLO \(me)")
             if hello.isPositive { return try secure(transport, extensions: hello.extensions, host: host) }
+            // A 421 says the server is going away: no host for now, and the next MX may take the mail.
+            if hello.code == 421 {
+                quit(transport)
+                return .ended(.unreachable("EHLO: \(hello)"))
+            }
             if !hello.isTemporaryFailure {
                 // RFC 5321 §3.2: a server that does not know EHLO answers 5xx; HELO is the old way in.
                 hello = try command(transport, "HELO \(me)")
