@@ -32,6 +32,12 @@ static inline uint64_t quail_ssl_ctx_set_server_options(SSL_CTX *ctx) {
     return SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 }
 
+// A peer that closes without close_notify ends the stream instead of failing it (OpenSSL 3 calls it an
+// error): SMTP and HTTP with a length have their own ends, and many servers never send close_notify.
+static inline uint64_t quail_ssl_ctx_set_client_options(SSL_CTX *ctx) {
+    return SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
 // Trust anchors from PEM text in memory (control/tlsca.pem as quail-send read it); the number added, or -1.
 static inline int quail_ssl_ctx_add_authorities(SSL_CTX *ctx, const void *pem, int length) {
     BIO *bio = BIO_new_mem_buf(pem, length);

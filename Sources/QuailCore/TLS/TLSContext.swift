@@ -33,6 +33,7 @@ public final class TLSContext {
     /// (`TLSConnection.verificationFailure`).
     public static func client(extraAuthorities: [UInt8]? = nil, certificate: [UInt8]? = nil) throws(TLSError) -> TLSContext {
         let result = try TLSContext(method: TLS_client_method())
+        _ = quail_ssl_ctx_set_client_options(result.context)
         SSL_CTX_set_verify(result.context, SSL_VERIFY_NONE, nil)
         guard SSL_CTX_set_default_verify_paths(result.context) == 1 else {
             throw .setup(TLSError.openSSLText("cannot load the system's trust store"))
