@@ -71,10 +71,12 @@ final class RecordingPrimary {
 
     /// What a primary offers of TLS: STARTTLS with `certificate` (chain and key in one PEM file); with
     /// `clientAuthority`, it asks for the client's certificate and checks it against that authority, but takes
-    /// the session without one too (`CERT_OPTIONAL`).
+    /// the session without one too (`CERT_OPTIONAL`); with `onlyTLS11`, it speaks nothing newer than TLS 1.1, so
+    /// a handshake with a TLS 1.2 client fails.
     struct TLS {
         var certificate: String
         var clientAuthority: String? = nil
+        var onlyTLS11 = false
     }
 
     init(_ host: String, port: UInt16 = 25, pipelining: Bool = false, tls: TLS? = nil) throws {
@@ -82,7 +84,8 @@ final class RecordingPrimary {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         server = try SpawnedServer(
             "/usr/bin/env", ["python3", "-c", Self.script, host, String(port), directory, pipelining ? "pipelining" : "",
-                             tls?.certificate ?? "", tls?.clientAuthority ?? ""],
+                             tls?.certificate ?? "", tls?.clientAuthority ?? "",
+                             tls?.onlyTLS11 == true ? "tls11" : ""],
             address: "\(host):\(port)", readyLine: "ready")
     }
 
@@ -127,7 +130,7 @@ final class RecordingPrimary {
         from aiosmtpd.smtp import SMTP, syntax
         host, port, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
         pipelining = sys.argv[4] == "pipelining"
-        certificate, client_authority = sys.argv[5], sys.argv[6]
+        certificate, client_authority, only_tls11 = sys.argv[5], sys.argv[6], sys.argv[7] == "tls11"
 
         def mark(name):
             with open(os.path.join(directory, name), "a") as f:
@@ -206,6 +209,8 @@ final class RecordingPrimary {
             if client_authority:
                 context.verify_mode = ssl.CERT_OPTIONAL
                 context.load_verify_locations(client_authority)
+            if only_tls11:
+                context.maximum_version = ssl.TLSVersion.TLSv1_1
         controller = RecordingController(Handler(), hostname=host, port=port, tls_context=context)
         controller.start()
         print("ready", flush=True)

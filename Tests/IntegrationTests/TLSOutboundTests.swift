@@ -7,7 +7,7 @@ import Testing
 /// the test authority, MX records from dnsmasq. quail-remote one-shot for the levels of `control/tlsdestinations`
 /// and what the `Hup` line says; quail-send for a kept, encrypted session and the delivery log.
 ///
-/// MX hosts are reached on port 25, so each test has loopback addresses of its own (127.0.120.x to 127.0.131.x)
+/// MX hosts are reached on port 25, so each test has loopback addresses of its own (127.0.120.x to 127.0.132.x)
 /// and the tests run in parallel. Every assertion is an outcome or a count, never a time.
 @Suite("TLS outbound")
 struct TLSOutboundTests {
@@ -27,10 +27,15 @@ struct TLSOutboundTests {
 
     /// quail-remote's stdout lines for one message to `recipient` at `domain`.
     func remote(_ home: TestHome, _ domain: String, _ recipient: String) throws -> [String] {
+        try remoteWithLog(home, domain, recipient).lines
+    }
+
+    /// The same, and what quail-remote said on stderr.
+    func remoteWithLog(_ home: TestHome, _ domain: String, _ recipient: String) throws -> (lines: [String], log: String) {
         let outcome = try Programs.run(
             "quail-remote", [domain, "sender@b.test", recipient], stdin: Array(Self.message.utf8), environment: home.environment)
         #expect(outcome.status == 0, "quail-remote: \(outcome.stderr)")
-        return outcome.stdout.split(separator: "\n").map(String.init)
+        return (outcome.stdout.split(separator: "\n").map(String.init), outcome.stderr)
     }
 
     /// A primary at `address` offering STARTTLS with `certificate`, or none without one.
@@ -151,6 +156,25 @@ struct TLSOutboundTests {
         #expect(lines.first == "K250 2.0.0 queued as 1", "\(lines)")
         #expect(lines.last?.hasPrefix("Hup mx.mail.test 127.0.125.3 TLSv1.") == true && lines.last?.contains(" unverified: ") == true, "\(lines)")
         #expect((primary.messages().first?.envelope["tls"] as? String)?.hasPrefix("TLSv1.") == true, "\(primary.messages())")
+    }
+
+    /// A handshake that fails (the primary speaks nothing newer than TLS 1.1): `may` says so, tries the host again
+    /// on a new connection in cleartext and delivers there; `encrypt` defers, and nothing arrives.
+    @Test func aFailedHandshakeIsRetriedInCleartextAtMayAndDefersAtEncrypt() throws {
+        let primary = try RecordingPrimary(
+            "127.0.132.2", tls: RecordingPrimary.TLS(certificate: try TestCA.get().issue(["mx.mail.test"]).combinedPath, onlyTLS11: true))
+        let dns = try startDNSMasq(["--mx-host=may.test,mx.mail.test,10", "--mx-host=encrypt.test,mx.mail.test,10",
+                                    "--host-record=mx.mail.test,127.0.132.2"])
+        let home = try home(dns: dns, levels: ["may.test:may", "encrypt.test:encrypt"])
+        let may = try remoteWithLog(home, "may.test", "u@may.test")
+        #expect(may.lines == ["K250 2.0.0 queued as 1", "Hup mx.mail.test 127.0.132.2"], "\(may)")
+        #expect(may.log.contains("mx.mail.test [127.0.132.2]: TLS") && may.log.contains("; trying again without TLS"), "\(may.log)")
+        #expect(primary.startTLSCommands() == 1 && primary.handshakes() == 0 && primary.connections() == 2)
+        let encrypt = try remote(home, "encrypt.test", "u@encrypt.test")
+        // The host is named once: `last: mx.mail.test [127.0.132.2]: TLS…`.
+        #expect(encrypt.first?.hasPrefix("Z") == true && encrypt.first?.contains("; last: mx.mail.test [127.0.132.2]: TLS") == true, "\(encrypt)")
+        #expect(encrypt.last?.hasPrefix("Hdown mx.mail.test [127.0.132.2]: TLS") == true, "\(encrypt)")
+        #expect(primary.messages().map { $0.envelope["to"] as? [String] ?? [] } == [["u@may.test"]])
     }
 
     /// `none`: no STARTTLS goes out although the primary offers it and its certificate would verify.
