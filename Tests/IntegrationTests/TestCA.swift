@@ -70,24 +70,26 @@ final class TestCA: Sendable {
         for file in try FileManager.default.contentsOfDirectory(atPath: directory) { chmod(directory + "/" + file, 0o644) }
     }
 
-    /// A new certificate for `names`, signed by this authority, with a serial number of its own.
-    func issue(_ names: [String], _ validity: Validity = .days(365)) throws -> Certificate {
-        let certificate = try Self.issue(names, validity, in: directory)
+    /// A new certificate for `names` (DNS names, or IPv4 addresses), signed by this authority, with a serial number
+    /// of its own; `usage` is its extendedKeyUsage (`clientAuth` for a client's certificate).
+    func issue(_ names: [String], _ validity: Validity = .days(365), usage: String = "serverAuth") throws -> Certificate {
+        let certificate = try Self.issue(names, validity, in: directory, usage: usage)
         for path in [certificate.certificatePath, certificate.keyPath, certificate.combinedPath] { chmod(path, 0o644) }
         return certificate
     }
 
-    private static func issue(_ names: [String], _ validity: Validity, in directory: String, selfSigned: Bool = false) throws -> Certificate {
+    private static func issue(_ names: [String], _ validity: Validity, in directory: String, selfSigned: Bool = false,
+                              usage: String = "serverAuth") throws -> Certificate {
         let serial = String(UInt64.random(in: 1 << 60...UInt64.max >> 1), radix: 16, uppercase: true)
         let base = directory + "/" + serial
         let extensions = base + ".ext"
         try write(extensions, """
             basicConstraints = critical, CA:FALSE
             keyUsage = critical, digitalSignature, keyEncipherment
-            extendedKeyUsage = serverAuth
+            extendedKeyUsage = \(usage)
             subjectKeyIdentifier = hash
             authorityKeyIdentifier = keyid
-            subjectAltName = \(names.map { "DNS:" + $0 }.joined(separator: ", "))
+            subjectAltName = \(names.map { (DNSAddress.octets($0) == nil ? "DNS:" : "IP:") + $0 }.joined(separator: ", "))
 
             """)
         let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", base + ".key"]

@@ -133,7 +133,7 @@ public struct SMTPClient {
             try transport.startTLS(tls.context, serverName: tls.serverName)
         } catch {
             // The connection is in no state to go on: nothing more is said on it.
-            return .ended(tls.level == .may ? .cleartextRetry("\(error)") : .unreachable("\(host): \(error)"))
+            return .ended(tls.level == .may ? .cleartextRetry("\(error)") : .unreachable("\(error)"))
         }
         if tls.level == .verify, let failure = transport.tls?.verificationFailure {
             quit(transport)
