@@ -9,12 +9,8 @@ import Testing
 @Suite(.serialized) struct AddressFormTests {
     static let primaryHost = "127.0.0.2"
 
-    /// A backup for partner.test relaying to a primary on `port` (smtproutes, no DNS).
     func backup(port: UInt16, _ name: String = #function) throws -> TestHome {
-        let home = try TestHome(name)
-        home.control("rcpthosts", "partner.test")
-        home.control("smtproutes", "partner.test:[\(Self.primaryHost)]:\(port)")
-        return home
+        try TestHome.partnerBackup(primary: Self.primaryHost, port: port, name)
     }
 
     /// Sends one message over SMTP with these raw MAIL and RCPT paths.

@@ -9,10 +9,7 @@ import Testing
     static let primaryHost = "127.0.0.2"
 
     func backup(port: UInt16, _ name: String = #function) throws -> TestHome {
-        let home = try TestHome(name)
-        home.control("rcpthosts", "partner.test")
-        home.control("smtproutes", "partner.test:[\(Self.primaryHost)]:\(port)")
-        return home
+        try TestHome.partnerBackup(primary: Self.primaryHost, port: port, name)
     }
 
     /// Five messages queued before quail-send starts, one delivery at a time: five deliveries by one worker,

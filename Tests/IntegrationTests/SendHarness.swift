@@ -11,6 +11,14 @@ extension TestHome {
     }
 
     /// Starts quail-send and waits for its first `status:` line, which it logs once it reads the trigger.
+    /// A backup for partner.test relaying to its primary on `primary`:`port` by smtproutes (no DNS).
+    static func partnerBackup(primary: String = "127.0.0.2", port: UInt16, _ name: String = #function) throws -> TestHome {
+        let home = try TestHome(name)
+        home.control("rcpthosts", "partner.test")
+        home.control("smtproutes", "partner.test:[\(primary)]:\(port)")
+        return home
+    }
+
     func startSend() throws -> Daemon {
         let daemon = try Daemon("quail-send", home: self)
         guard waitUntil(20, { daemon.log.contains("status:") }) else {

@@ -11,9 +11,7 @@ import Testing
     static let primaryHost = "127.0.0.2"
 
     func backup(port: UInt16, _ name: String = #function) throws -> TestHome {
-        let home = try TestHome(name)
-        home.control("rcpthosts", "partner.test")
-        home.control("smtproutes", "partner.test:[\(Self.primaryHost)]:\(port)")
+        let home = try TestHome.partnerBackup(primary: Self.primaryHost, port: port, name)
         home.control("retryschedule", "1s")
         return home
     }
