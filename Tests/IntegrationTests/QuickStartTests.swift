@@ -20,25 +20,9 @@ struct QuickStartTests {
 
         // The README's port, unless something on this machine already has it.
         let port: UInt16 = acceptsConnections(2525) ? try unusedTCPPort() : 2525
-        let logPath = checkout.path + "/run.log"
-        let log = try FileIO.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        let null = try FileIO.open("/dev/null", O_RDONLY)
-        var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix("QUAIL_") }
-        if port != 2525 { environment.append("QUAIL_LISTEN=127.0.0.1:\(port)") }
-        // setsid: a process group of its own, so that SIGINT reaches it the way a terminal's Ctrl-C does.
-        let pid = try ChildProcess.spawn(
-            "/usr/bin/setsid", arguments: [checkout.path + "/scripts/run", "--bin", Programs.directory],
-            environment: environment, stdin: null, stdout: log, stderr: log)
-        close(log)
-        close(null)
-        var exited = false
-        defer {
-            if !exited {
-                kill(-pid, SIGKILL)
-                waitpid(pid, nil, 0)
-            }
-        }
-        let output = { fileText(logPath) }
+        let run = try RunScript([checkout.path + "/scripts/run", "--bin", Programs.directory], log: checkout.path + "/run.log",
+                                environment: port == 2525 ? [] : ["QUAIL_LISTEN=127.0.0.1:\(port)"])
+        let output = run.output
 
         try #require(waitUntil(30) { acceptsConnections(port) }, "SMTP on 127.0.0.1:\(port):\n\(output())")
         #expect(output().contains("SMTP on 127.0.0.1:\(port)"), "\(output())")
@@ -65,13 +49,9 @@ struct QuickStartTests {
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: maildir)) ?? []).count == 1, "no bounce: \(output())")
 
         // Ctrl-C: SIGINT to the whole process group; everything exits, scripts/run with 0.
-        let tree = descendants(of: pid)
+        let tree = descendants(of: run.pid)
         #expect(tree.count >= 2, "quail-send and quail-smtpd under scripts/run")
-        kill(-pid, SIGINT)
-        var status: Int32 = 0
-        #expect(waitUntil(45) { waitpid(pid, &status, WNOHANG) == pid }, "scripts/run exits after Ctrl-C:\n\(output())")
-        exited = true
-        #expect(ChildProcess.exitCode(fromWaitStatus: status) == 0, "\(output())")
+        #expect(run.interrupt() == 0, "scripts/run exits 0 after Ctrl-C:\n\(output())")
         #expect(waitUntil(10) { !tree.contains(where: isAlive) }, "every program of the suite is gone")
         #expect(output().contains("scripts/run: stopped"), "\(output())")
         #expect(!output().contains("exited by itself"), "Ctrl-C stopped them: \(output())")
@@ -85,34 +65,53 @@ struct QuickStartTests {
         let home = try TestHome("quickstartbackground")
         for (name, value) in [("locals", "example.test"), ("rcpthosts", "example.test")] { home.control(name, value) }
         let port = try unusedTCPPort()
-        let logPath = home.path + "/run.log"
-        let log = try FileIO.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
-        let null = try FileIO.open("/dev/null", O_RDONLY)
-        var environment = ChildProcess.currentEnvironment().filter { !$0.hasPrefix("QUAIL_") }
-        environment += ["QUAIL_HOME=" + home.path, "QUAIL_LISTEN=127.0.0.1:\(port)"]
         // What `&` in a non-interactive shell does: SIGINT ignored, inherited across exec.
-        let pid = try ChildProcess.spawn("/usr/bin/setsid", arguments: [
-            "/bin/sh", "-c", "trap '' INT; exec \"$0\" --bin \"$1\"", Repository.path("scripts/run"), Programs.directory,
-        ], environment: environment, stdin: null, stdout: log, stderr: log)
-        close(log)
-        close(null)
-        var exited = false
-        defer {
-            if !exited {
-                kill(-pid, SIGKILL)
-                waitpid(pid, nil, 0)
-            }
-        }
-        let output = { fileText(logPath) }
+        let run = try RunScript(["/bin/sh", "-c", "trap '' INT; exec \"$0\" --bin \"$1\"", Repository.path("scripts/run"), Programs.directory],
+                                log: home.path + "/run.log", environment: ["QUAIL_HOME=" + home.path, "QUAIL_LISTEN=127.0.0.1:\(port)"])
+        let output = run.output
         try #require(waitUntil(30) { acceptsConnections(port) && output().contains("Ctrl-C stops") }, "\(output())")
-        let tree = descendants(of: pid)
-        kill(-pid, SIGINT)
-        var status: Int32 = 0
-        #expect(waitUntil(45) { waitpid(pid, &status, WNOHANG) == pid }, "scripts/run exits after Ctrl-C:\n\(output())")
-        exited = true
-        #expect(ChildProcess.exitCode(fromWaitStatus: status) == 0, "\(output())")
+        let tree = descendants(of: run.pid)
+        #expect(run.interrupt() == 0, "scripts/run exits 0 after Ctrl-C:\n\(output())")
         #expect(waitUntil(10) { !tree.contains(where: isAlive) }, "every program of the suite is gone")
         #expect(output().contains("scripts/run: stopping"), "\(output())")
         #expect(!output().contains("exited by itself"), "\(output())")
+    }
+}
+
+/// `scripts/run` (or a shell line that runs it) in a process group of its own, as a terminal starts it, its
+/// output in `log`, the environment ours without QUAIL_ variables plus `environment`. Killed if a test ends
+/// without stopping it.
+final class RunScript {
+    let pid: pid_t
+    let logPath: String
+    private var exited = false
+
+    init(_ arguments: [String], log logPath: String, environment: [String]) throws {
+        self.logPath = logPath
+        let log = try FileIO.open(logPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let null = try FileIO.open("/dev/null", O_RDONLY)
+        defer { close(log); close(null) }
+        let inherited = ChildProcess.currentEnvironment().filter { !$0.hasPrefix("QUAIL_") }
+        // setsid: a process group of its own, so that SIGINT reaches it the way a terminal's Ctrl-C does.
+        pid = try ChildProcess.spawn("/usr/bin/setsid", arguments: arguments, environment: inherited + environment,
+                                     stdin: null, stdout: log, stderr: log)
+    }
+
+    func output() -> String { fileText(logPath) }
+
+    /// Ctrl-C: SIGINT to the whole group; the script's exit code, nil when it did not exit within 45 s.
+    func interrupt() -> Int32? {
+        kill(-pid, SIGINT)
+        var status: Int32 = 0
+        guard waitUntil(45, { waitpid(pid, &status, WNOHANG) == pid }) else { return nil }
+        exited = true
+        return ChildProcess.exitCode(fromWaitStatus: status)
+    }
+
+    deinit {
+        if !exited {
+            kill(-pid, SIGKILL)
+            waitpid(pid, nil, 0)
+        }
     }
 }
