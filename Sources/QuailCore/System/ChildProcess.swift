@@ -45,16 +45,8 @@ public enum ChildProcess {
         return pid
     }
 
-    /// This process's resident memory in bytes, from /proc/self/statm; nil when unreadable.
-    public static func residentBytes() -> Int? {
-        guard let bytes = try? FileIO.readFile("/proc/self/statm") else { return nil }
-        let fields = String(decoding: bytes, as: UTF8.self).split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
     /// Closes every descriptor from `lowest` up but those in `kept`: one by one below the highest kept, then the
-    /// rest with one `closefrom` (listing /proc/self/fd cost a child of a busy quail-send more than its fork did).
+    /// rest with one `closefrom`, with no listing of /proc/self/fd.
     static func closeDescriptors(from lowest: Int32, except kept: [Int32] = []) {
         let highestKept = kept.filter { $0 >= lowest }.max() ?? lowest - 1
         for fd in lowest..<max(lowest, highestKept) where !kept.contains(fd) { close(fd) }
