@@ -404,7 +404,7 @@ def tls_part(args, work, step):
                      results["Postfix"][0], "msg/s", GOALS["relay"],
                      "; ".join(f"{k}: {results[k][1]}" for k in ["quail", "Postfix"])))
         remarks.append(f"P3's primary: a private Postfix on {RELAY_HOST}, STARTTLS with the test certificate, "
-                       f"discard: transport, its queue {'on tmpfs, ' + parent if on_tmpfs else 'under the run directory'}")
+                       f"discard: transport, its queue {('on tmpfs, kept in ' + parent) if on_tmpfs and args.keep else 'on tmpfs (/dev/shm)' if on_tmpfs else 'under the run directory'}")
     finally:
         if on_tmpfs and not args.keep:
             shutil.rmtree(parent, ignore_errors=True)
