@@ -14,9 +14,11 @@ Every rate is also given as a ratio to the disk ceiling. Then the SMTP part
 primary is down, under the same smtp-source load; and the memory of one idle SMTP
 session in each. Then the relay part (scripts/bench_relay.py): both relaying to
 smtp-sink as the primary, the rate with the primary up and the drain of a backlog
-after the primary returns. Then the large-queue part (scripts/bench_large.py): one million queued
+after the primary returns. Then the TLS part (scripts/bench_tls.py): accept over STARTTLS with the
+primary down (P6), from a load client of our own, and the relay rate to a Postfix primary that
+offers STARTTLS (P3 over TLS), with a test CA made by openssl. Then the large-queue part (scripts/bench_large.py): one million queued
 messages, quail-send's start-up to first delivery, its peak memory, and injection beside that queue.
-`--only smtp,relay` runs just those parts (queue, smtp, relay, large). Loopback only,
+`--only smtp,relay` runs just those parts (queue, smtp, relay, tls, large). Loopback only,
 bounded loops and timeouts; writes nothing outside its temporary directory.
 """
 
@@ -36,6 +38,7 @@ from bench_common import make_queue, stop
 import bench_large
 import bench_relay
 import bench_smtp
+import bench_tls
 
 MESSAGE_SIZE = 4096
 RECIPIENT = "user@example.test"
@@ -243,7 +246,7 @@ def local_delivery_case(args, work, files, results, label):
 # --- report -------------------------------------------------------------------------
 
 
-PARTS = ["queue", "smtp", "relay", "large"]
+PARTS = ["queue", "smtp", "relay", "tls", "large"]
 
 
 def parts_list(text):
@@ -299,8 +302,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--only", type=parts_list, default="all",
                         help="parts, comma-separated: queue: injection and local delivery; smtp: quail-smtpd against "
-                             "Postfix; relay: relay rate and drain against Postfix; large: a million queued messages "
-                             "(default all)")
+                             "Postfix; relay: relay rate and drain against Postfix; tls: accept and relay over TLS "
+                             "against Postfix; large: a million queued messages (default all)")
     parser.add_argument("--smtp-messages", type=int, default=5000, help="messages per SMTP case (default 5000)")
     parser.add_argument("--smtp-sessions", default="1,20,100",
                         help="smtp-source -s values, comma-separated (default 1,20,100)")
@@ -317,6 +320,7 @@ def main():
                         help="seconds the primary stays down after everything is queued (default 20)")
     parser.add_argument("--drain-limit", type=float, default=600,
                         help="seconds to wait for the drain after the primary returns (default 600)")
+    bench_tls.add_arguments(parser)
     bench_large.add_arguments(parser)
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
@@ -324,10 +328,13 @@ def main():
         args.smtp_sessions = [int(v) for v in args.smtp_sessions.split(",")]
     except ValueError:
         parser.error("--smtp-sessions takes numbers separated by commas")
-    if args.smtp_repeat < 1 or args.relay_repeat < 1:
-        parser.error("--smtp-repeat and --relay-repeat take 1 or more")
+    if args.smtp_repeat < 1 or args.relay_repeat < 1 or args.tls_repeat < 1:
+        parser.error("--smtp-repeat, --relay-repeat and --tls-repeat take 1 or more")
+    if args.tls_messages < 1 or args.tls_relay_messages < 1 or args.tls_sessions < 1:
+        parser.error("--tls-messages, --tls-relay-messages and --tls-sessions take 1 or more")
     needed = {"queue": ["quail-queue", "quail-inject", "quail-send"], "smtp": ["quail-send", "quail-qstat"],
               "relay": ["quail-send", "quail-smtpd", "quail-remote", "quail-qstat"],
+              "tls": ["quail-send", "quail-smtpd", "quail-remote", "quail-qstat"],
               "large": ["quail-send", "quail-queue", "quail-remote"]}
     for program in sum((needed[part] for part in args.only), []):
         if not os.access(os.path.join(args.bin, program), os.X_OK):
@@ -353,6 +360,12 @@ def main():
               f"to smtp-sink on {bench_smtp.RELAY_HOST}, {args.relay_repeat} run(s) each; "
               f"drain: primary down {args.outage:.0f} s after queueing, "
               f"limit {args.drain_limit:.0f} s")
+    if "tls" in args.only:
+        print(f"TLS: P6 {args.tls_messages} messages of {bench_tls.BODY_SIZE} bytes over STARTTLS, {args.tls_sessions} "
+              f"sessions from {min(os.cpu_count() or 1, args.tls_sessions)} client processes"
+              f"{', sessions resumed' if args.tls_resume else ', full handshakes'}; P3 {args.tls_relay_messages} "
+              f"messages, smtp-source -s {bench_relay.SESSIONS}, to a TLS Postfix on {bench_smtp.RELAY_HOST}; "
+              f"{args.tls_key} test certificate, {args.tls_repeat} run(s) each")
     if "large" in args.only:
         print(f"large: {args.large_messages} queued messages, {args.large_startups} quail-send start-ups, injection "
               f"{args.large_inject} x {args.large_inject_repeat}; Postfix at {args.postfix_messages} queued")
@@ -360,6 +373,7 @@ def main():
 
     results, smtp_rows, remarks, smtp_failed = [], [], [], False
     relay_rows, relay_remarks, relay_failed = [], [], False
+    tls_rows, tls_remarks, tls_failed = [], [], False
     large_lines, large_failed = [], False
     step = lambda text: print(f"  ... {text}", file=sys.stderr, flush=True)
     try:
@@ -369,6 +383,8 @@ def main():
             smtp_rows, remarks, smtp_failed = bench_smtp.smtp_part(args, work, step)
         if "relay" in args.only:
             relay_rows, relay_remarks, relay_failed = bench_relay.relay_part(args, work, step)
+        if "tls" in args.only:
+            tls_rows, tls_remarks, tls_failed = bench_tls.tls_part(args, work, step)
         if "large" in args.only:
             large_lines, large_failed = bench_large.large_part(args, work, step)
     finally:
@@ -391,12 +407,14 @@ def main():
             print(f"quail's accept rate as a share of the disk ceiling ({ceiling:.0f} commits/s, this run): " + ", ".join(shares))
     if relay_rows:
         bench_relay.print_table(relay_rows, relay_remarks)
+    if tls_rows:
+        bench_tls.print_table(tls_rows, tls_remarks)
     if large_lines:
         print()
         print("\n".join(large_lines))
     # Cases that cannot run yet are n/a, not errors; a measured case that lost or refused messages is.
     queue_failed = any(rate is not None and "failed" in note for _, rate, note in results)
-    return 1 if queue_failed or smtp_failed or relay_failed or large_failed else 0
+    return 1 if queue_failed or smtp_failed or relay_failed or tls_failed or large_failed else 0
 
 
 def queue_part(args, work, results, step):

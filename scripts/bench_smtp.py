@@ -71,7 +71,9 @@ class QuailPeer:
             **self.extra_control,
         }
         for name, value in files.items():
-            with open(os.path.join(control, name), "w") as f:
+            # A PEM file may hold a private key (servercert.pem): readable by its owner only.
+            with open(os.open(os.path.join(control, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                              0o600 if name.endswith(".pem") else 0o644), "w") as f:
                 f.write(value + "\n")
 
     def start(self, timeout=30):
@@ -146,8 +148,9 @@ def kill_group(group):
 class PostfixPeer(postfix_peer.PostfixPeer):
     name = "Postfix"
 
-    def __init__(self, base, port, relay_port):
-        super().__init__(base, port, relay_port, relay_host=RELAY_HOST, domain=DOMAIN, maxproc=CONCURRENCY)
+    def __init__(self, base, port, relay_port, settings=()):
+        super().__init__(base, port, relay_port, relay_host=RELAY_HOST, domain=DOMAIN, maxproc=CONCURRENCY,
+                         settings=settings)
 
     @property
     def listener_pid(self):
@@ -362,12 +365,13 @@ def peer_runner(args, work, remarks, label):
     `remarks`."""
     counter = iter(range(1000))
 
-    def run(kind, job, control=None):
-        """`control`: quail control files beyond the defaults, {name: value}."""
+    def run(kind, job, control=None, settings=()):
+        """`control`: quail control files beyond the defaults, {name: value}; `settings`: Postfix main.cf lines
+        beyond the defaults."""
         base = os.path.join(work, f"{label}-{next(counter)}-{kind}")
         relay_port = free_port(RELAY_HOST)
         peer = (QuailPeer(args.bin, base, free_port(), relay_port, control) if kind == "quail"
-                else PostfixPeer(base, free_port(), relay_port))
+                else PostfixPeer(base, free_port(), relay_port, settings))
         try:
             return job(peer)
         finally:

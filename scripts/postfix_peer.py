@@ -56,6 +56,7 @@ flush      unix  n       -       n       1000?   0       flush
 proxymap   unix  -       -       n       -       -       proxymap
 proxywrite unix  -       -       n       -       1       proxymap
 tlsmgr     unix  -       -       n       1000?   1       tlsmgr
+tlsproxy   unix  -       -       n       -       0       tlsproxy
 smtp       unix  -       -       n       -       -       smtp
 relay      unix  -       -       n       -       -       smtp
 showq      unix  n       -       n       -       -       showq
@@ -152,8 +153,11 @@ class PostfixPeer:
     """One private Postfix instance under `base`: start(), queued(), stop()."""
 
     def __init__(self, base, port, relay_port, relay_host="127.0.0.2", domain="partner.test",
-                 hostname="backup.test", maxproc=200, settings=()):
+                 hostname="backup.test", maxproc=200, settings=(), listen_host="127.0.0.1", transport=None):
         self.base = os.path.abspath(base)
+        self.listen_host = listen_host
+        # The transport_maps entry for `domain`; by default the primary, relayed to by SMTP.
+        self.transport = transport or f"smtp:[{relay_host}]:{relay_port}"
         self.port = port
         self.relay_port = relay_port
         self.relay_host = relay_host
@@ -176,6 +180,7 @@ data_directory = {self.data}
 myhostname = {self.hostname}
 mydomain = {self.hostname}
 myorigin = $myhostname
+# The smtpd listener's address is in master.cf ({self.listen_host}); Postfix takes only 127.0.0.1 on lo here.
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 # Nothing is delivered here; {self.domain} is relayed to its primary, which is down.
@@ -211,9 +216,9 @@ biff = no
         with open(os.path.join(self.config, "main.cf"), "w") as f:
             f.write(self.main_cf())
         with open(os.path.join(self.config, "master.cf"), "w") as f:
-            f.write(MASTER_CF.format(listen=f"127.0.0.1:{self.port}", maxproc=self.maxproc))
+            f.write(MASTER_CF.format(listen=f"{self.listen_host}:{self.port}", maxproc=self.maxproc))
         with open(os.path.join(self.config, "transport"), "w") as f:
-            f.write(f"{self.domain} smtp:[{self.relay_host}]:{self.relay_port}\n")
+            f.write(f"{self.domain} {self.transport}\n")
         # `postfix check` creates the queue directories with the owners and modes Postfix wants.
         status, output = run_postfix_command([POSTFIX, "-c", self.config, "check"])
         if status != 0:
@@ -222,9 +227,9 @@ biff = no
         self.master_pid = self.read_master_pid()
         if status != 0:
             raise PeerError(f"postfix start exited {status}: {output.strip() or self.log_tail()}")
-        greeting = wait_for_greeting("127.0.0.1", self.port, timeout)
+        greeting = wait_for_greeting(self.listen_host, self.port, timeout)
         if not greeting.startswith("220"):
-            raise PeerError(f"no SMTP greeting on 127.0.0.1:{self.port} within {timeout} s "
+            raise PeerError(f"no SMTP greeting on {self.listen_host}:{self.port} within {timeout} s "
                             f"({greeting or 'nothing'}); log: {self.log_tail()}")
         self.master_pid = self.read_master_pid()
 
