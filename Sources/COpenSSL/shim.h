@@ -27,9 +27,10 @@ static inline int quail_ssl_set_server_name(SSL *ssl, const char *name) {
 }
 
 // No renegotiation (a client could make the server do a handshake's work again and again); the server's
-// cipher order.
+// cipher order; no session tickets, which no later connection could use (no session is resumed).
 static inline uint64_t quail_ssl_ctx_set_server_options(SSL_CTX *ctx) {
-    return SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    return SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 }
 
 // A peer that closes without close_notify ends the stream instead of failing it (OpenSSL 3 calls it an

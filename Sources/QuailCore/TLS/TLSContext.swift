@@ -16,9 +16,23 @@ public final class TLSContext {
 
     deinit { SSL_CTX_free(context) }
 
+    /// The server's context for the file at `path` as it is now: the one made for it before while the file is
+    /// the same (device, inode, size, modification time), else a new one. A session process serves many
+    /// connections; making a context and reading the PEM file is most of a STARTTLS's own work, and a renewed
+    /// file (replaced by rename, or rewritten) is a different file by those marks, so it serves the next connection.
+    public static func server(certificateFile path: String) throws(TLSError) -> TLSContext {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .setup("\(path): \(Errno.current)") }
+        let marks = [UInt64(info.st_dev), UInt64(info.st_ino), UInt64(info.st_size), UInt64(info.st_mtim.tv_sec), UInt64(info.st_mtim.tv_nsec)]
+        if let cached = ServerContextCache.entry, cached.path == path, cached.marks == marks { return cached.context }
+        let context = try loadServer(certificateFile: path)
+        ServerContextCache.entry = (path, marks, context)
+        return context
+    }
+
     /// The server's context: the certificate chain and its private key, both in the PEM file at `path`
     /// (`control/servercert.pem`: the chain first, the key anywhere in the file).
-    public static func server(certificateFile path: String) throws(TLSError) -> TLSContext {
+    static func loadServer(certificateFile path: String) throws(TLSError) -> TLSContext {
         let result = try TLSContext(method: TLS_server_method())
         _ = quail_ssl_ctx_set_server_options(result.context)
         _ = quail_ssl_ctx_no_session_cache(result.context)
@@ -60,4 +74,9 @@ public final class TLSContext {
             throw .setup("\(path): the private key does not match the certificate")
         }
     }
+}
+
+/// The last server context made, in this process (a session process is single-threaded).
+private enum ServerContextCache {
+    nonisolated(unsafe) static var entry: (path: String, marks: [UInt64], context: TLSContext)?
 }
