@@ -74,6 +74,46 @@ import Testing
         send.stop()
     }
 
+    /// `queue/status/`: partner.test's destination reads down, with the refusal as its last answer, while nothing
+    /// listens, and quail-qread --summary says so; up once the primary is back and a probe delivered; still up
+    /// after more than three probe intervals without mail while quail-send runs (its heartbeat vouches for it);
+    /// unknown once quail-send has stopped for longer than three probe intervals.
+    @Test func theDestinationStatusFollowsThePrimaryAndTurnsUnknownWhenQuailSendStops() throws {
+        let port = try LoopbackDNS.unusedPort()
+        let home = try backup(port: port, probeInterval: 1)
+        let config = try Configuration(home: QuailHome(path: home.path))
+        let destination = config.destination(for: "partner.test")
+        func status() -> DestinationStatus {
+            DestinationStatus.read(layout: home.queue, destination: destination, probeInterval: 1, now: Int(Date().timeIntervalSince1970))
+        }
+        #expect(try home.inject("Subject: held\n\nbody\n", to: ["user@partner.test"], from: "a@example.org").status == 0)
+        let send = try home.startSend()
+        #expect(waitUntil(30) { if case .down(_, let answer) = status() { answer.contains("refused") } else { false } },
+                "\(status())\n\(send.log)")
+
+        let summary = try Programs.run("quail-qread", ["--summary"], environment: home.environment)
+        let lines = summary.stdout.split(separator: "\n")
+        #expect(lines.first?.contains("  status  ") == true, "\(summary.stdout)")
+        #expect(lines.contains { $0.hasPrefix("partner.test") && $0.contains(" down ") }, "\(summary.stdout)")
+        let json = try Programs.run("quail-qread", ["--summary", "--json"], environment: home.environment)
+        let row = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(row["status"] as? String == "down" && (row["status_answer"] as? String ?? "").contains("refused")
+                && row["status_since"] is Int, "\(json.stdout)")
+
+        let primary = try RecordingPrimary(Self.primaryHost, port: port)
+        #expect(waitUntil(30) { primary.messages().count == 1 }, "\(send.log)")
+        #expect(waitUntil(10) { if case .up = status() { true } else { false } }, "\(status())\n\(send.log)")
+        usleep(5_000_000)
+        #expect({ if case .up = status() { true } else { false } }(), "an idle destination went \(status()) while quail-send ran")
+
+        #expect(send.stop() == 0)
+        let beat = try #require(try FileIO.status(home.queue.statusHeartbeat))
+        let last = Int(beat.st_mtim.tv_sec)
+        #expect({ if case .up = DestinationStatus.read(layout: home.queue, destination: destination, probeInterval: 1, now: last + 3) { true } else { false } }())
+        #expect(DestinationStatus.read(layout: home.queue, destination: destination, probeInterval: 1, now: last + 4) == .unknown)
+        #expect(waitUntil(10) { status() == .unknown }, "\(status())")
+    }
+
     func flush(_ home: TestHome, _ arguments: String...) throws {
         let outcome = try Programs.run("quail-qctl", ["flush"] + arguments, environment: home.environment)
         #expect(outcome.status == 0, "\(outcome.stderr)")

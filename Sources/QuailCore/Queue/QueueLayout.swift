@@ -14,6 +14,8 @@ public typealias QueueID = UInt64
 /// | `lock/trigger` | FIFO: one byte wakes quail-send | quail-queue writes, quail-send reads |
 /// | `lock/control` | FIFO: control requests as short lines (`flush DOMAIN`) | quail-qctl, quail-smtpd (ETRN) |
 /// | `lock/send` | empty; quail-send holds an exclusive `flock` on it for its whole life | quail-send, quail-qctl |
+/// | `status/NAME` | a destination up or down, since when, its last answer (`DestinationStatus`), replaced by rename | quail-send |
+/// | `status/.alive` | quail-send's heartbeat: its mtime is renewed every probe interval | quail-send |
 ///
 /// Who may change the spool: quail-queue commits into `todo/`; everything else belongs to whoever holds the
 /// `lock/send` lock — quail-send while it runs, else quail-qctl for the length of one operation. A quail-qctl
@@ -39,6 +41,13 @@ public struct QueueLayout: Sendable {
     public var sendLock: String { root + "/lock/send" }
     /// quail-send's scratch file for state records, renamed over the real one.
     public var stateScratch: String { root + "/state/.new" }
+    /// Destination statuses, published by quail-send (`DestinationStatus`).
+    public var status: String { root + "/status" }
+    /// quail-send's heartbeat: a status counts only while this is fresh.
+    public var statusHeartbeat: String { root + "/status/.alive" }
+    /// quail-send's scratch file for statuses and the heartbeat, renamed over the real one.
+    public var statusScratch: String { root + "/status/.new" }
+    public func statusPath(_ destination: String) -> String { "\(root)/status/\(DestinationStatus.fileName(for: destination))" }
 
     public func todoPath(_ id: QueueID) -> String { "\(root)/todo/\(id)" }
     public func messDirectory(_ bucket: QueueID) -> String { "\(root)/mess/\(bucket)" }
@@ -48,7 +57,7 @@ public struct QueueLayout: Sendable {
 
     /// Creates every directory (mode 0700) and both FIFOs; what exists is left as it is.
     public func create() throws(Errno) {
-        for directory in [root, tmp, todo, lock, root + "/mess", root + "/state"] {
+        for directory in [root, tmp, todo, lock, root + "/mess", root + "/state", status] {
             try FileIO.makeDirectories(directory)
         }
         for bucket in 0..<QueueLayout.split {

@@ -6,7 +6,8 @@ public enum QueueReadCommand {
         Lists the messages in $QUAIL_HOME/queue (default /var/quail): a line per message (date, #ID,
         bytes, sender), then a line per recipient (local or remote, done or not, attempts, next
         attempt, last error).
-          --summary  a row per recipient domain instead: messages, held, oldest, next attempt, error
+          --summary  a row per recipient domain instead: messages, held, oldest, next attempt, the
+                     destination's status as quail-send published it (up, down, unknown), error
           --json     one JSON object per line (per message, or per domain with --summary)
         """
 
@@ -19,7 +20,12 @@ public enum QueueReadCommand {
             let report = try QueueReport(layout: home.queue)
             let now = MailDate.now()
             if arguments.contains("--summary") {
-                try FileIO.writeAll(1, json ? report.domainJSON(now: now) : report.domainTable(now: now))
+                let status = { (domain: String) -> DestinationStatus in
+                    guard let config else { return .unknown }
+                    return DestinationStatus.read(layout: home.queue, destination: config.destination(for: domain),
+                                                  probeInterval: config.probeInterval, now: now)
+                }
+                try FileIO.writeAll(1, json ? report.domainJSON(now: now, status: status) : report.domainTable(now: now, status: status))
             } else {
                 try FileIO.writeAll(1, json ? report.listingJSON : report.listing { config?.isLocal($0) ?? false })
             }

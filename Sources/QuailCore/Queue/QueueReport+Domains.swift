@@ -46,13 +46,16 @@ extension QueueReport {
     }
 
     /// The summary as an aligned table with a header line; times are relative to `now`; domains and errors have
-    /// their control characters escaped.
-    public func domainTable(now: Int) -> String {
-        let header = ["domain", "messages", "held", "oldest", "next attempt", "last error"]
+    /// their control characters escaped. `status` gives the status quail-send published for a domain's destination
+    /// (`up 5m`, `down 2h00m`, `unknown`).
+    public func domainTable(now: Int, status: (String) -> DestinationStatus = { _ in .unknown }) -> String {
+        let header = ["domain", "messages", "held", "oldest", "next attempt", "status", "last error"]
         let rows = domains.map { row -> [String] in
             let next = row.nextAttempt.map { $0 <= now ? "now" : "in " + QueueReport.age($0 - now) } ?? "held"
+            let known = status(row.domain)
             return [row.domain.isEmpty ? "-" : ControlCharacters.escaped(row.domain), String(row.messages), String(row.held),
-                    QueueReport.age(now - row.oldest), next, row.lastError.isEmpty ? "-" : ControlCharacters.escaped(row.lastError)]
+                    QueueReport.age(now - row.oldest), next, known.word + (known.since.map { " " + QueueReport.age(now - $0) } ?? ""),
+                    row.lastError.isEmpty ? "-" : ControlCharacters.escaped(row.lastError)]
         }
         guard !rows.isEmpty else { return "the queue holds nothing for anyone\n" }
         let widths = header.indices.dropLast().map { column in ([header] + rows).map { $0[column].count }.max()! }
@@ -63,13 +66,17 @@ extension QueueReport {
     }
 
     /// One JSON object per line: domain, messages, recipients, held, oldest, oldest_age, next_attempt,
-    /// last_attempt, last_error (times in epoch seconds, null when there is none).
-    public func domainJSON(now: Int) -> String {
+    /// last_attempt, last_error, then the destination's published status: status (`up`, `down`, `unknown`),
+    /// status_since, status_answer (times in epoch seconds, null when there is none).
+    public func domainJSON(now: Int, status: (String) -> DestinationStatus = { _ in .unknown }) -> String {
         domains.map { row in
-            "{\"domain\": \(jsonString(row.domain)), \"messages\": \(row.messages), \"recipients\": \(row.recipients), "
+            let known = status(row.domain)
+            return "{\"domain\": \(jsonString(row.domain)), \"messages\": \(row.messages), \"recipients\": \(row.recipients), "
                 + "\"held\": \(row.held), \"oldest\": \(row.oldest), \"oldest_age\": \(max(0, now - row.oldest)), "
                 + "\"next_attempt\": \(row.nextAttempt.map(String.init) ?? "null"), "
-                + "\"last_attempt\": \(row.lastAttempt > 0 ? String(row.lastAttempt) : "null"), \"last_error\": \(jsonString(row.lastError))}\n"
+                + "\"last_attempt\": \(row.lastAttempt > 0 ? String(row.lastAttempt) : "null"), \"last_error\": \(jsonString(row.lastError)), "
+                + "\"status\": \"\(known.word)\", \"status_since\": \(known.since.map(String.init) ?? "null"), "
+                + "\"status_answer\": \(jsonString(known.lastAnswer))}\n"
         }.joined()
     }
 

@@ -171,7 +171,9 @@ extension Scheduler {
             record(results, for: delivery.recipients, of: message, parkingUntil: parkUntil, at: delivery.destination, remoteHost: remoteHost)
         }
         if let destination = delivery.destination, !remoteHost.isEmpty || results.contains(where: { if case .delivered = $0 { true } else { false } }) {
-            markUp(destination)
+            // The last answer: a delivery's reply first, else whatever the host said to the recipients.
+            let delivered = results.first { if case .delivered = $0 { true } else { false } }
+            markUp(destination, answer: (delivered ?? results.first)?.text ?? remoteHost)
         }
         logStatus()
     }

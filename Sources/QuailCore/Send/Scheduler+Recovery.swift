@@ -42,12 +42,14 @@ extension Scheduler {
             Diagnostics.log("status: destination \(name) is down (\(reason)); its messages wait, probing every \(config.probeInterval)s")
         }
         destination.nextProbe = now + config.probeInterval
+        publishDown(name, answer: reason, now: now)
         expireParked(at: destination, now: now)
         return destination.nextProbe
     }
 
-    /// A delivery to `name` succeeded: every message parked there is due now.
-    func markUp(_ name: String) {
+    /// A delivery to `name` succeeded, or a host there answered (`answer`): every message parked there is due now.
+    func markUp(_ name: String, answer: String) {
+        publishUp(name, answer: answer, now: MailDate.now())
         guard let destination = destinations[name] else { return }
         let count = destination.waiting.count
         if destination.isDown { Diagnostics.log("status: destination \(name) is up; \(count) waiting messages are due now") }

@@ -6,6 +6,7 @@ extension Scheduler {
     func startUp() throws(SchedulerError) -> Bool {
         do { try layout.create() } catch { throw .system("cannot prepare \(layout.root)", error) }
         guard try takeSpoolLock() else { return false }
+        removeStatuses()
         let now = MailDate.now()
         do {
             let debris = try store.removeInjectionDebris(now: now)

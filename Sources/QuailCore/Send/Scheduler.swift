@@ -32,6 +32,10 @@ public final class Scheduler {
     var destinations: [String: Destination] = [:]
     /// When an ETRN last flushed each destination, for ETRN's limit of one flush per probe interval.
     var etrnFlushes: [String: Int] = [:]
+    /// What each destination's file under `queue/status/` says, as written.
+    var published: [String: DestinationStatus] = [:]
+    /// When the heartbeat `queue/status/.alive` is renewed next.
+    var nextHeartbeat = 0
     /// Taken-in messages whose state is not read yet (start-up).
     var backlog = Backlog()
 
@@ -72,6 +76,7 @@ public final class Scheduler {
         logStatus()
         while true {
             let now = MailDate.now()
+            beat(now)
             if stopDeadline == nil {
                 retireIdleWorkers(now: now)
                 readBacklog()
@@ -93,7 +98,7 @@ public final class Scheduler {
 
     private func pollTimeout(_ now: Int) -> Int32 {
         if stopDeadline == nil && !backlog.isEmpty { return 0 }
-        var wake = stopDeadline ?? nextRescan
+        var wake = min(stopDeadline ?? nextRescan, nextHeartbeat)
         if stopDeadline == nil, let due = timers.nextDue { wake = min(wake, due) }
         if stopDeadline == nil, let probe = nextProbeTime { wake = min(wake, probe) }
         if stopDeadline == nil, let retirement = nextIdleRetirement { wake = min(wake, retirement) }

@@ -47,9 +47,9 @@ import Testing
 
     @Test func table() {
         #expect(report.domainTable(now: Self.now) == """
-            domain        messages  held  oldest  next attempt  last error
-            partner.test         2     0  2h00m   in 25s        connect: Connection refused (#4.4.1)
-            held.test            1     1  1d01h   held          -
+            domain        messages  held  oldest  next attempt  status   last error
+            partner.test         2     0  2h00m   in 25s        unknown  connect: Connection refused (#4.4.1)
+            held.test            1     1  1d01h   held          unknown  -
 
             """)
         #expect(QueueReport(entries: []).domainTable(now: Self.now) == "the queue holds nothing for anyone\n")
@@ -60,9 +60,24 @@ import Testing
         #expect(lines.count == 2)
         #expect(lines[0] == """
             {"domain": "partner.test", "messages": 2, "recipients": 3, "held": 0, "oldest": 992800, "oldest_age": 7200, \
-            "next_attempt": 1000025, "last_attempt": 999995, "last_error": "connect: Connection refused (#4.4.1)"}
+            "next_attempt": 1000025, "last_attempt": 999995, "last_error": "connect: Connection refused (#4.4.1)", \
+            "status": "unknown", "status_since": null, "status_answer": ""}
             """)
         #expect(lines[1].contains("\"next_attempt\": null, \"last_attempt\": null, \"last_error\": \"\""))
+    }
+
+    /// The status column and fields: what the destination's published status says, its age relative to `now`.
+    @Test func theDestinationStatusShowsInTheTableAndTheJSON() {
+        let status = { (domain: String) -> DestinationStatus in
+            domain == "partner.test" ? .down(since: Self.now - 300, lastAnswer: "connect: Connection refused") : .up(since: Self.now - 7200, lastAnswer: "250 ok")
+        }
+        let lines = report.domainTable(now: Self.now, status: status).split(separator: "\n")
+        #expect(lines[0].contains("next attempt  status    last error"), "\(lines[0])")
+        #expect(lines[1].contains("in 25s        down 5m   connect:"), "\(lines[1])")
+        #expect(lines[2].contains("held          up 2h00m  -"), "\(lines[2])")
+        let json = report.domainJSON(now: Self.now, status: status).split(separator: "\n")
+        #expect(json[0].hasSuffix(#""status": "down", "status_since": 999700, "status_answer": "connect: Connection refused"}"#), "\(json[0])")
+        #expect(json[1].hasSuffix(#""status": "up", "status_since": 992800, "status_answer": "250 ok"}"#), "\(json[1])")
     }
 
     @Test(arguments: [(0, "0s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h00m"), (3 * 3600 + 5 * 60, "3h05m"), (2 * 86400 + 4 * 3600, "2d04h")])
