@@ -41,9 +41,12 @@ public struct MTASTSPolicy: Sendable, Equatable {
 
     /// Whether `host` (an MX host's name) matches one of the `mx:` patterns (RFC 8461 §4.1): exactly, or a
     /// `*.` pattern for one more label in front.
-    public func matches(_ host: String) -> Bool {
+    public func matches(_ host: String) -> Bool { matchingPattern(host) != nil }
+
+    /// The first `mx:` pattern that `host` matches; nil for none.
+    public func matchingPattern(_ host: String) -> String? {
         let host = Address.normalizedDomain(host)
-        return mx.contains { pattern in
+        return mx.first { pattern in
             guard pattern.hasPrefix("*.") else { return pattern == host }
             let suffix = pattern.dropFirst(1)
             guard host.hasSuffix(suffix) else { return false }

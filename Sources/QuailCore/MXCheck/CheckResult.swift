@@ -28,8 +28,16 @@ public enum CheckName: String, Sendable, Hashable, CaseIterable {
     case backupListed = "backup-listed"
     /// The primary has the lowest preference; the backup a higher one.
     case mxPreference = "mx-preference"
+    /// The domain's MTA-STS policy (RFC 8461), when it publishes one: fetched and valid; its mode and max_age.
+    case mtaSTS = "mta-sts"
+    /// One MX host matches the MTA-STS policy's `mx:` patterns.
+    case mtaSTSMX = "mta-sts-mx"
     /// One MX address answers with a 220 greeting naming the host as the DNS does.
     case greeting = "greeting"
+    /// One MX address offers STARTTLS and the handshake completes.
+    case starttls = "starttls"
+    /// The certificate of one MX address is valid for its MX name, trusted and not about to expire.
+    case certificate = "certificate"
     /// The backup accepts `postmaster@DOMAIN` at RCPT.
     case backupAccepts = "backup-accepts"
     /// The backup refuses a random user at the domain (it validates recipients).

@@ -1,5 +1,6 @@
-/// quail-mxcheck's checks in order: the DNS (MX records, targets, preferences), every MX host's greeting,
-/// then an SMTP session with each backup. The verdicts are made by `DNSChecks`, `GreetingCheck` and
+/// quail-mxcheck's checks in order: the DNS (MX records, targets, preferences), the domain's MTA-STS policy
+/// and each MX host against it, every MX address's greeting, STARTTLS and certificate, then an SMTP session
+/// with each backup. The verdicts are made by `DNSChecks`, `MTASTSChecks`, `GreetingCheck`, `TLSChecks` and
 /// `BackupChecks`; this type only asks the DNS and the servers.
 ///
 /// Every MX host is reached on port 25, as senders reach it; a BACKUP-HOST given with `:PORT` is reached on
@@ -11,6 +12,8 @@ public struct MXCheck {
     /// Our name for EHLO and the envelope sender's domain.
     public var me: String
     public var resolver: DNSResolver
+    /// The client's TLS: the system's trust store plus `control/tlsca.pem`, for STARTTLS and the MTA-STS policy.
+    public var tls: TLSContext
     public var connectTimeout: Duration
     public var replyTimeout: Duration
     /// The local part of the unknown-user probe.
@@ -21,7 +24,7 @@ public struct MXCheck {
     public static let longestReply: Duration = .seconds(20)
 
     public init(
-        domain: String, backup: BackupTarget?, me: String, resolver: DNSResolver,
+        domain: String, backup: BackupTarget?, me: String, resolver: DNSResolver, tls: TLSContext,
         connectTimeout: Duration = longestConnect, replyTimeout: Duration = longestReply,
         unknownUser: String = BackupProbe.randomUser()
     ) {
@@ -29,13 +32,17 @@ public struct MXCheck {
         self.backup = backup
         self.me = me
         self.resolver = resolver
+        self.tls = tls
         self.connectTimeout = connectTimeout
         self.replyTimeout = replyTimeout
         self.unknownUser = unknownUser
     }
 
-    /// Runs every check, handing each line to `report` as soon as it is known (a slow host shows where it is).
-    public func run(report: (CheckResult) -> Void) throws(MXCheckUnavailable) {
+    /// Runs every check, handing each line to `report` as soon as it is known (a slow host shows where it is),
+    /// and what was found of MTA-STS to `found`.
+    public func run(report: (CheckResult) -> Void, found: (MTASTSLookup) -> Void = { _ in })
+        throws(MXCheckUnavailable)
+    {
         let (mxResults, hosts) = try DNSChecks.mxRecords(domain: domain, answer: resolver.lookup(domain, .mx))
         mxResults.forEach(report)
         let names = Self.uniqueNames(hosts)
@@ -50,22 +57,34 @@ public struct MXCheck {
             report(listedCheck(backup, backupMX, hosts))
         }
         if !hosts.isEmpty { report(DNSChecks.preference(hosts: hosts, backup: backupMX)) }
+        let targets = try backupsToProbe(hosts: hosts, backupMX: backupMX, addresses: addresses)
+        // A backup outside the MX list: it is checked as the MX hosts are, and has had no greeting yet.
+        let outsider = backupMX == nil && backup?.isAddress == false ? targets.first : nil
 
-        for name in names {
-            for address in addresses[name] ?? [] {
-                let port = port(host: name, address: address)
-                report(GreetingCheck.judge(host: name, address: address, port: port, greeting: greet(address, port)))
+        let lookup = try mtaSTS()
+        found(lookup)
+        report(MTASTSChecks.judge(domain: domain, lookup: lookup))
+        if let policy = lookup.policyInForce {
+            let backups = Set(targets.map(\.name))
+            for name in names + (outsider.map { [$0.name] } ?? []) {
+                report(MTASTSChecks.mx(host: name, policy: policy, isBackup: backups.contains(name)))
             }
         }
-        for target in try backupsToProbe(hosts: hosts, backupMX: backupMX, addresses: addresses) {
-            // A backup outside the MX list has had no greeting check yet.
-            if backupMX == nil, let backup, !backup.isAddress, let address = target.address {
-                report(
-                    GreetingCheck.judge(
-                        host: target.name, address: address, port: target.port, greeting: greet(address, target.port)))
-            }
-            probe(target).forEach(report)
+        let enforced = lookup.policyInForce?.mode == .enforce
+        var visits = names.flatMap { name in
+            (addresses[name] ?? []).map { (name: name, address: $0, port: port(host: name, address: $0)) }
         }
+        if let outsider, let address = outsider.address {
+            visits.append((outsider.name, address, outsider.port))
+        }
+        for (name, address, port) in visits {
+            let (greeting, outcome) = visit(name, address, port)
+            report(GreetingCheck.judge(host: name, address: address, port: port, greeting: greeting))
+            guard let outcome else { continue }
+            let place = GreetingCheck.place(address, port)
+            TLSChecks.judge(host: name, place: place, outcome: outcome, enforced: enforced).forEach(report)
+        }
+        targets.map(probe).forEach { $0.forEach(report) }
     }
 
     /// One backup to hold an SMTP session with: its name, the address to use (`nil`: it has none), the port.
@@ -115,19 +134,6 @@ public struct MXCheck {
             transcript = BackupConversation.Transcript(replies: [], failure: "\(error)")
         }
         return BackupChecks.judge(host: target.name, place: place, probes: probes, transcript: transcript)
-    }
-
-    /// Connects, reads the greeting and says QUIT.
-    func greet(_ address: String, _ port: UInt16) -> Result<ServerReply, RemoteConnectionError> {
-        do {
-            let connection = try SMTPConnection.open(
-                to: address, port: Int(port), connectTimeout: connectTimeout, replyTimeout: replyTimeout)
-            let greeting = try connection.readReply()
-            if (try? connection.send(Array("QUIT\r\n".utf8))) != nil { _ = try? connection.readReply() }
-            return .success(greeting)
-        } catch {
-            return .failure(error)
-        }
     }
 
     /// The MX host that is the named backup: by name, or for an address literal, the host with that address.

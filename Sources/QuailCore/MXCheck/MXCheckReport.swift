@@ -4,11 +4,17 @@ public struct MXCheckReport: Sendable, Equatable {
     public var results: [CheckResult]
     /// Set when the check could not be made (DNS unreachable, control files unreadable).
     public var unavailable: MXCheckUnavailable?
+    /// What was found of the domain's MTA-STS; nil when the check stopped before asking.
+    public var mtaSTS: MTASTSLookup?
 
-    public init(domain: String, results: [CheckResult] = [], unavailable: MXCheckUnavailable? = nil) {
+    public init(
+        domain: String, results: [CheckResult] = [], unavailable: MXCheckUnavailable? = nil,
+        mtaSTS: MTASTSLookup? = nil
+    ) {
         self.domain = domain
         self.results = results
         self.unavailable = unavailable
+        self.mtaSTS = mtaSTS
     }
 
     /// 0 when nothing failed (WARNs allowed), 1 when something did, 111 when the check could not be made
@@ -27,8 +33,9 @@ public struct MXCheckReport: Sendable, Equatable {
     /// The text form: one `STATUS check reason` line per result.
     public var text: String { results.map { $0.description + "\n" }.joined() }
 
-    /// `{"domain", "checks": [{"status", "check", "reason"}…], "overall", "exit"}`, plus `"error"` when the
-    /// check could not be made. One check per line, so it also reads well.
+    /// `{"domain", "checks": [{"status", "check", "reason"}…], "overall", "exit"}`, plus `"mta_sts"` when the
+    /// domain publishes a policy (`{"id", "mode", "max_age", "mx": […]}`) and `"error"` when the check could not
+    /// be made. One check per line, so it also reads well.
     public var json: String {
         let checks = results.map {
             "    {\"status\": \(jsonString($0.status.rawValue)), \"check\": \(jsonString($0.check.rawValue)), "
@@ -40,6 +47,12 @@ public struct MXCheckReport: Sendable, Equatable {
             "\"overall\": \(jsonString(overall))",
             "\"exit\": \(exitCode)",
         ]
+        if case .found(let id, let policy) = mtaSTS {
+            let patterns = policy.mx.map(jsonString).joined(separator: ", ")
+            fields.append(
+                "\"mta_sts\": {\"id\": \(jsonString(id)), \"mode\": \(jsonString(policy.mode.rawValue)), "
+                    + "\"max_age\": \(policy.maxAge), \"mx\": [\(patterns)]}")
+        }
         if let unavailable { fields.append("\"error\": \(jsonString(unavailable.description))") }
         return "{\n  " + fields.joined(separator: ",\n  ") + "\n}\n"
     }

@@ -58,6 +58,8 @@ public struct TLSSummary: Sendable, Equatable, CustomStringConvertible {
     public var cipher: String
     /// Why the certificate did not verify against the trust store and the host name; nil when it did.
     public var verificationFailure: String?
+    /// Seconds until the server's certificate expires, negative once it has; nil when it sent none.
+    public var certificateSecondsLeft: Int? = nil
 
     /// `TLSv1.3 verified`, `TLSv1.2 unverified: hostname mismatch`: what the delivery log says.
     public var description: String {
@@ -216,7 +218,8 @@ public final class SMTPConnection: SMTPTransport {
             try connection.connect(deadline: deadline.map { min($0, .now + timeout) } ?? .now + timeout)
             session = connection
             tls = TLSSummary(version: connection.version, cipher: connection.cipher,
-                             verificationFailure: connection.verificationFailure)
+                             verificationFailure: connection.verificationFailure,
+                             certificateSecondsLeft: connection.peerCertificateSecondsLeft)
         } catch {
             throw .tls(error)
         }

@@ -102,6 +102,18 @@ public final class TLSConnection {
         return String(cString: X509_verify_cert_error_string(result))
     }
 
+    /// Seconds from now until the peer's certificate expires (its notAfter), negative once it has; nil when the peer
+    /// sent none.
+    public var peerCertificateSecondsLeft: Int? {
+        guard let certificate = SSL_get0_peer_certificate(ssl), let notAfter = X509_get0_notAfter(certificate) else {
+            return nil
+        }
+        var days: Int32 = 0
+        var seconds: Int32 = 0
+        guard ASN1_TIME_diff(&days, &seconds, nil, notAfter) == 1 else { return nil }
+        return Int(days) * 86400 + Int(seconds)
+    }
+
     /// Runs `operation` until it succeeds, waiting for the socket as OpenSSL asks, until `deadline`.
     private func perform(_ deadline: ContinuousClock.Instant, _ operation: (OpaquePointer) -> Int32) throws(TLSError) -> Int32 {
         while true {

@@ -45,4 +45,15 @@ import Testing
                 """)
         #expect(MXCheckReport(domain: "d.test").json.contains("\"checks\": []"))
     }
+
+    @Test func jsonCarriesThePublishedPolicy() throws {
+        let policy = try #require(
+            MTASTSPolicy("version: STSv1\nmode: testing\nmx: a.d.test\nmx: *.d.test\nmax_age: 86400\n"))
+        let report = MXCheckReport(domain: "d.test", mtaSTS: .found(id: "7", policy))
+        #expect(
+            report.json.contains(
+                "\n  \"mta_sts\": {\"id\": \"7\", \"mode\": \"testing\", \"max_age\": 86400, \"mx\": [\"a.d.test\", \"*.d.test\"]}\n"
+            ))
+        #expect(!MXCheckReport(domain: "d.test", mtaSTS: MTASTSLookup.none).json.contains("mta_sts"))
+    }
 }
