@@ -254,6 +254,20 @@ biff = no
         """Messages in the queue: files in maildrop, incoming, active, deferred and hold."""
         return sum(count_files(os.path.join(self.queue, q)) for q in MESSAGE_QUEUES)
 
+    def delivery_status(self, recipient, timeout=60):
+        """The first log line with the delivery status for `recipient` (`status=sent`, `deferred`, ...), waiting up
+        to `timeout` seconds for it; empty when none came."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(self.log, errors="replace") as f:
+                    line = next((l for l in f if f"to=<{recipient}>" in l and "status=" in l), "")
+            except OSError:
+                line = ""
+            if line or time.monotonic() >= deadline:
+                return line.strip()
+            time.sleep(0.1)
+
     def log_tail(self, lines=3):
         try:
             with open(self.log, errors="replace") as f:

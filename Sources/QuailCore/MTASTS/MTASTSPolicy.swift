@@ -15,7 +15,7 @@ public struct MTASTSPolicy: Sendable, Equatable {
     /// Seconds the policy may be cached.
     public var maxAge: Int
 
-    /// RFC 8461 §3.2: max_age is at most 31557600 (a year).
+    /// RFC 8461 §3.2 caps max_age at a year, in seconds; a larger one is read as the cap.
     public static let maximumAge = 31_557_600
 
     /// Parses the policy file's text; nil when it is no valid STSv1 policy.
