@@ -190,4 +190,30 @@ final class ScriptedTransport: SMTPTransport {
         #expect(client(["x@d.test"]).reuse(server, extensions: extensions, host: "mx") == nil)
         #expect(!server.sent.contains("hi\r\n.\r\n") && !server.sent.contains("QUIT\r\n"))
     }
+
+    /// A server that offers STARTTLS and then refuses it (454): at `may` the message goes on in cleartext on the
+    /// same session; at `encrypt` the host is unreachable for this delivery (the next MX is tried), with QUIT.
+    @Test func aRefusedSTARTTLSGoesOnInCleartextOnlyAtMay() throws {
+        let context = try TLSContext.client()
+        func script() -> ScriptedTransport {
+            let server = ScriptedTransport([
+                (220, "hi"), (250, "mx"), (454, "4.7.0 TLS not available"), (250, "ok"), (250, "ok"), (354, "go"),
+                (250, "queued"), (221, "bye"),
+            ])
+            server.replies[1] = ServerReply(code: 250, lines: ["mx", "STARTTLS"])
+            return server
+        }
+        var may = client(["x@d.test"])
+        may.tls = TLSPolicy(level: .may, context: context, serverName: "mx.d.test")
+        let cleartext = script()
+        #expect(may.run(on: cleartext, host: "mx") == .spoke([.delivered("250 queued")]))
+        #expect(cleartext.sent.prefix(3) == ["EHLO quail.test\r\n", "STARTTLS\r\n", "MAIL FROM:<a@b.test>\r\n"])
+
+        var encrypt = client(["x@d.test"])
+        encrypt.tls = TLSPolicy(level: .encrypt, context: context, serverName: "mx.d.test")
+        let refused = script()
+        guard case .unreachable(let reason) = encrypt.run(on: refused, host: "mx") else { return #expect(Bool(false)) }
+        #expect(reason.contains("refused STARTTLS") && reason.contains("454"), "\(reason)")
+        #expect(refused.sent.last == "QUIT\r\n" && !refused.sent.contains { $0.hasPrefix("MAIL") })
+    }
 }
